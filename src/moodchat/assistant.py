@@ -1,0 +1,202 @@
+"""The Python API: one model, two roles, sentiment first.
+
+Contract:
+- ``Assistant.load()`` loads the default model (pulling it when absent and allowed) or the
+  one named, builds the chat template, caches both role prefixes and warms up.
+- ``analyze(text)`` -> ``Sentiment``; ``analyze_many(texts)`` -> ``list[Sentiment]`` in
+  input order. Invalid text raises ``InputError`` before any model work.
+- ``respond(message, history)`` yields one ``SentimentEvent``, then ``TokenEvent``s (whole
+  UTF-8 characters), then one ``DoneEvent``. Invalid input raises ``InputError`` before the
+  first event. Closing the iterator stops generation at the next token.
+- The assistant is safe to share between threads: the engine serializes model steps and
+  serves sentiment scoring ahead of waiting generation steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from moodchat.engine import SamplingParams, load_engine
+from moodchat.engine.base import Engine
+from moodchat.errors import InputError
+from moodchat.hardware import mib, peak_rss_bytes, rss_bytes
+from moodchat.inputs import clean_text
+from moodchat.models import resolve_model
+from moodchat.prompts import chat_prompt, sentiment_prompt
+from moodchat.roles import ChatRole, SentimentRole
+from moodchat.roles.chat import DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PROMPT_TOKENS
+from moodchat.roles.sentiment import DEFAULT_MAX_INPUT_TOKENS
+from moodchat.template import ChatML
+from moodchat.types import DoneEvent, Event, Message, Sentiment, SentimentEvent, TokenEvent
+
+HistoryItem = Message | Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RoleOptions:
+    """Which prompt versions and token budgets the two roles use."""
+
+    sentiment_prompt: str | None = None
+    chat_prompt: str | None = None
+    sentiment_max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS
+    chat_max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+
+
+def to_messages(history: Iterable[HistoryItem] | None) -> list[Message]:
+    """Validate a history of ``Message`` or ``{"role", "content"}`` dicts."""
+    out: list[Message] = []
+    for i, item in enumerate(history or ()):
+        if isinstance(item, Message):
+            role, content = item.role, item.content
+        elif isinstance(item, Mapping):
+            role, content = item.get("role"), item.get("content")
+        else:
+            raise InputError(f"history[{i}] must be a message, not {type(item).__name__}")
+        if role not in ("user", "assistant"):
+            raise InputError(f"history[{i}].role must be 'user' or 'assistant', not {role!r}")
+        out.append(Message(role, clean_text(content)))
+    return out
+
+
+class Assistant:
+    """A loaded model playing the sentiment analyst and the empathetic assistant."""
+
+    def __init__(self, engine: Engine, options: RoleOptions | None = None) -> None:
+        self.engine = engine
+        self.options = options or RoleOptions()
+        self.template = ChatML(engine)
+        self.sentiment = SentimentRole(
+            engine,
+            self.template,
+            sentiment_prompt(self.options.sentiment_prompt),
+            max_input_tokens=self.options.sentiment_max_input_tokens,
+        )
+        self.chat = ChatRole(
+            engine,
+            self.template,
+            chat_prompt(self.options.chat_prompt),
+            max_prompt_tokens=self.options.chat_max_prompt_tokens,
+        )
+
+    @classmethod
+    def load(
+        cls,
+        model: str | None = None,
+        *,
+        backend: str = "llama",
+        threads: int | None = None,
+        auto_pull: bool = True,
+        options: RoleOptions | None = None,
+        **engine_options,
+    ) -> Assistant:
+        """Load a model (default: the offline GGUF) and prepare both roles."""
+        source = resolve_model(model, backend=backend, auto_pull=auto_pull)
+        engine = load_engine(backend, source, threads=threads, **engine_options)
+        try:
+            return cls(engine, options)
+        except BaseException:
+            engine.close()
+            raise
+
+    def analyze(self, text: str) -> Sentiment:
+        """Sentiment of one text."""
+        return self.sentiment.analyze(text)
+
+    def analyze_many(self, texts: Sequence[str]) -> list[Sentiment]:
+        """Sentiment of many texts, batched; same order as ``texts``."""
+        return self.sentiment.analyze_many(texts)
+
+    def respond(
+        self,
+        message: str,
+        history: Iterable[HistoryItem] | None = None,
+        *,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        sampling: SamplingParams | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Iterator[Event]:
+        """Sentiment of ``message`` first, then the streamed reply, then a summary."""
+        text = clean_text(message)
+        turns = to_messages(history)
+        if max_new_tokens < 1:
+            raise InputError("max_new_tokens must be at least 1")
+        return self._respond(text, turns, max_new_tokens, sampling, should_stop)
+
+    def _respond(self, text, turns, max_new_tokens, sampling, should_stop) -> Iterator[Event]:
+        start = time.perf_counter()
+        mood = self.sentiment.analyze(text)
+        yield SentimentEvent(mood)
+        reply_start = time.perf_counter()
+        pieces: list[str] = []
+        stream = self.chat.stream(
+            text,
+            turns,
+            max_new_tokens=max_new_tokens,
+            sampling=sampling or self.options.sampling,
+            should_stop=should_stop,
+        )
+        while True:
+            try:
+                piece = next(stream)
+            except StopIteration as stop:
+                stats = stop.value
+                break
+            pieces.append(piece)
+            yield TokenEvent(piece)
+        end = time.perf_counter()
+        yield DoneEvent(
+            reply="".join(pieces).strip(),
+            finish_reason=stats.finish_reason,
+            prompt_tokens=stats.prompt_tokens,
+            completion_tokens=stats.completion_tokens,
+            truncated_input=stats.truncated_input,
+            timings_ms=_timings(start, reply_start, end, stats),
+        )
+
+    def reply(
+        self, message: str, history: Iterable[HistoryItem] | None = None, **kw
+    ) -> tuple[Sentiment, str]:
+        """Non-streaming convenience: (sentiment, reply text)."""
+        mood, done = None, None
+        for ev in self.respond(message, history, **kw):
+            if isinstance(ev, SentimentEvent):
+                mood = ev.sentiment
+            elif isinstance(ev, DoneEvent):
+                done = ev
+        return mood, done.reply
+
+    def info(self) -> dict:
+        """Model, backend, prompts and memory facts."""
+        return self.engine.info() | {
+            "sentiment_prompt": self.sentiment.prompt.name,
+            "chat_prompt": self.chat.prompt.name,
+            "rss_mib": mib(rss_bytes()),
+            "peak_rss_mib": mib(peak_rss_bytes()),
+        }
+
+    def close(self) -> None:
+        """Free the model."""
+        self.engine.close()
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _timings(start: float, reply_start: float, end: float, stats) -> dict[str, float]:
+    out = {
+        "sentiment_ms": round((reply_start - start) * 1000, 2),
+        "reply_ms": round((end - reply_start) * 1000, 2),
+        "total_ms": round((end - start) * 1000, 2),
+    }
+    if stats.first_token_ms is not None:
+        out["first_token_ms"] = round(stats.first_token_ms, 2)
+        gen_s = (end - reply_start) - stats.first_token_ms / 1000
+        if stats.completion_tokens > 1 and gen_s > 0:
+            out["tokens_per_s"] = round((stats.completion_tokens - 1) / gen_s, 2)
+    return out

@@ -1,0 +1,13 @@
+"""The ``moodchat`` command line: thin commands that parse, call the API, and print.
+
+Contract: each command lives in a module of this package and registers itself on ``main``
+when imported below. Commands catch ``MoodchatError`` and exit with status 2 and a one-line
+message (no traceback); nothing is parsed at import time.
+"""
+
+from __future__ import annotations
+
+from moodchat.cli import core  # noqa: F401  (registers pull, analyze, chat, info)
+from moodchat.cli.base import main
+
+__all__ = ["main"]

