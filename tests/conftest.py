@@ -38,3 +38,10 @@ def dev_data() -> Path:
     """Folder of the labelled development sets (../shared/data)."""
     assert DEV_DATA.is_dir(), f"development data not found at {DEV_DATA}"
     return DEV_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_session_db(tmp_path_factory, monkeypatch):
+    """Servers built in a test keep sessions in a fresh SQLite file, never the user's own."""
+    db = tmp_path_factory.mktemp("sessions") / "moodchat.db"
+    monkeypatch.setenv("MOODCHAT_DB_PATH", str(db))

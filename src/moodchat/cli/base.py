@@ -60,6 +60,12 @@ def model_options(fn: Callable) -> Callable:
             "--threads", "-t", type=int, default=None, help="CPU threads (default: physical cores)."
         ),
         click.option(
+            "--dtype",
+            type=click.Choice(["float32", "bfloat16"]),
+            default=None,
+            help="Weight dtype for --backend transformers (default: float32).",
+        ),
+        click.option(
             "--sentiment-prompt",
             default=None,
             help="Sentiment prompt version (see `moodchat prompts`).",
@@ -74,12 +80,23 @@ def model_options(fn: Callable) -> Callable:
     return fn
 
 
+def backend_options(backend: str, dtype: str | None = None, **engine_options) -> dict:
+    """Engine options valid for ``backend``: ``--dtype`` exists only for transformers."""
+    if dtype is not None:
+        if backend != "transformers":
+            raise click.UsageError("--dtype applies to --backend transformers only")
+        engine_options["dtype"] = dtype
+    return engine_options
+
+
 def load_assistant(
     model, backend, threads, sentiment_prompt, chat_prompt, no_pull, **engine_options
 ):
     """Build an ``Assistant`` from the ``model_options`` values."""
     from moodchat.assistant import Assistant, RoleOptions
     from moodchat.models import default_model_ready
+
+    engine_options = backend_options(backend, **engine_options)
 
     if model is None and not no_pull and not default_model_ready():
         from moodchat.pull import pull_default_model

@@ -49,11 +49,15 @@ def check_gguf_file(path: Path) -> None:
 class _NativeLog:
     """Receives llama.cpp's log lines: printed when verbose, else only errors are kept.
 
-    The callback is process-wide in llama.cpp; the kept errors explain a failed load.
+    llama.cpp's log callback is process-wide and is called from native code after the
+    Python object that set it may be gone, so exactly one instance is installed for the
+    life of the process (``_NativeLog.install``) and never replaced.
     """
 
-    def __init__(self, llama_cpp, verbose: bool) -> None:
-        self.verbose = verbose
+    _installed: _NativeLog | None = None
+
+    def __init__(self, llama_cpp) -> None:
+        self.verbose = False
         self.errors: deque[str] = deque(maxlen=8)
 
         @llama_cpp.llama_log_callback
@@ -64,8 +68,16 @@ class _NativeLog:
             elif level == 4 and line.strip():  # GGML_LOG_LEVEL_ERROR
                 self.errors.append(line.strip())
 
-        self._callback = callback  # keep a reference: llama.cpp holds only the pointer
+        self._callback = callback  # llama.cpp holds only the pointer
         llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+    @classmethod
+    def install(cls, llama_cpp, verbose: bool) -> _NativeLog:
+        """The process's one log receiver, created on first use."""
+        if cls._installed is None:
+            cls._installed = cls(llama_cpp)
+        cls._installed.verbose = verbose
+        return cls._installed
 
 
 class _SequencePool:
@@ -113,7 +125,7 @@ class LlamaEngine(Engine):
         import llama_cpp
 
         self._lib = llama_cpp
-        self._log = _NativeLog(llama_cpp, verbose)
+        self._log = _NativeLog.install(llama_cpp, verbose)
         path = Path(model_path).expanduser()
         check_gguf_file(path)
         self.model_path = str(path)

@@ -4,15 +4,21 @@ Contract: ``sentiment_prompt(name)`` and ``chat_prompt(name)`` return frozen dat
 read from the JSON files; ``name=None`` or ``"default"`` gives the version the file marks as
 default. ``prompt_names(role)`` lists the versions in file order. Unknown names raise
 ``KeyError`` listing the known ones. Nothing here touches a model.
+
+A sentiment version may carry ``answer_prefix`` (text the assistant turn starts with, costing
+its few tokens per request) and ``languages``: per-language overrides (``zh``, ``en``) of
+``system``, ``answers``, ``examples`` and ``answer_prefix``. ``SentimentPrompt.for_text``
+gives the variant for a text's language (the top-level fields when none is listed).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 
+from moodchat.inputs import language_of
 from moodchat.types import LABELS, Label
 
 
@@ -35,10 +41,20 @@ class SentimentPrompt:
     calibrate: bool = False
     description: str = ""
     content_free_inputs: tuple[str, ...] = field(default=("N/A",))
+    answer_prefix: str = ""
+    languages: tuple[tuple[str, SentimentPrompt], ...] = ()
 
     def answer(self, label: Label) -> str:
         """The word the analyst answers for ``label`` (the one place labels become text)."""
         return self.answers[label]
+
+    def for_language(self, language: str) -> SentimentPrompt:
+        """The variant for ``language`` (``zh`` / ``en``); this prompt if none is listed."""
+        return dict(self.languages).get(language, self)
+
+    def for_text(self, text: str) -> SentimentPrompt:
+        """The variant for the language of ``text``."""
+        return self.for_language(language_of(text)) if self.languages else self
 
 
 @dataclass(frozen=True)
@@ -83,16 +99,27 @@ def _version(role: str, name: str | None) -> tuple[str, dict]:
 def sentiment_prompt(name: str | None = None) -> SentimentPrompt:
     """Load a sentiment prompt version."""
     key, v = _version("sentiment", name)
-    if set(v["answers"]) != set(LABELS):
+    base = _sentiment_variant(key, v, {})
+    langs = tuple(
+        (lang, _sentiment_variant(f"{key}/{lang}", v, over))
+        for lang, over in v.get("languages", {}).items()
+    )
+    return replace(base, languages=langs)
+
+
+def _sentiment_variant(key: str, v: dict, over: dict) -> SentimentPrompt:
+    merged = v | over
+    if set(merged["answers"]) != set(LABELS):
         raise ValueError(f"sentiment prompt {key!r} must give answers for {LABELS}")
     return SentimentPrompt(
         name=key,
-        system=v["system"],
-        answers=dict(v["answers"]),
-        examples=tuple(Example(e["text"], e["label"]) for e in v.get("examples", [])),
+        system=merged["system"],
+        answers=dict(merged["answers"]),
+        examples=tuple(Example(e["text"], e["label"]) for e in merged.get("examples", [])),
         calibrate=bool(v.get("calibrate", False)),
         description=v.get("description", ""),
         content_free_inputs=tuple(_load("sentiment").get("content_free_inputs", ["N/A"])),
+        answer_prefix=merged.get("answer_prefix", ""),
     )
 
 

@@ -12,6 +12,10 @@ Contract:
 - With ``calibrate`` set, the label bias measured on content-free inputs is divided out
   ("Calibrate Before Use", Zhao et al. 2021).
 - Texts longer than ``max_input_tokens`` keep their head and tail (``truncated=True``).
+- A prompt with per-language variants (``SentimentPrompt.languages``) gets one cached prefix,
+  label-word set and calibration per language; each text goes to its language's variant
+  (``moodchat.inputs.language_of``), the others to the top-level one. An ``answer_prefix``
+  is appended after the assistant turn opens, so it costs its few tokens per request.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from moodchat.engine.base import Engine
-from moodchat.inputs import clean_text, head_tail
+from moodchat.engine.base import Engine, Prefix
+from moodchat.inputs import clean_text, head_tail, language_of
 from moodchat.prompts import SentimentPrompt
 from moodchat.template import ChatML
 from moodchat.types import LABELS, Sentiment
@@ -42,6 +46,39 @@ def label_token_ids(engine: Engine, word: str) -> list[int]:
     return sorted(ids)
 
 
+class _Variant:
+    """One language's cached prefix, answer-token ids and label bias."""
+
+    def __init__(self, role: SentimentRole, prompt: SentimentPrompt) -> None:
+        self.prompt = prompt
+        self.label_ids = _label_ids(role.engine, prompt)
+        self.prefix = role.engine.cache_prefix(_prefix_tokens(role.template, prompt))
+        self.answer_tokens = _answer_prefix(role.template, prompt)
+        self.log_bias = np.zeros(len(LABELS))
+
+
+def _label_ids(engine: Engine, prompt: SentimentPrompt) -> list[list[int]]:
+    ids = [label_token_ids(engine, prompt.answer(lab)) for lab in LABELS]
+    shared = set(ids[0]) & set(ids[1])
+    ids = [[i for i in group if i not in shared] for group in ids]
+    if not all(ids):
+        raise ValueError(f"prompt {prompt.name!r}: answer words share their first token")
+    return ids
+
+
+def _answer_prefix(t: ChatML, prompt: SentimentPrompt) -> list[int]:
+    """Tokens the assistant turn starts with before the answer word (often none)."""
+    return t.text(prompt.answer_prefix) if prompt.answer_prefix else []
+
+
+def _prefix_tokens(t: ChatML, prompt: SentimentPrompt) -> list[int]:
+    tokens = t.turn("system", prompt.system)
+    for ex in prompt.examples:
+        reply = _answer_prefix(t, prompt) + t.text(prompt.answer(ex.label))
+        tokens += t.turn("user", ex.text) + t.turn("assistant", reply)
+    return tokens + t.open_turn("user")
+
+
 class SentimentRole:
     """Labels texts ``positive`` or ``negative`` with a confidence."""
 
@@ -57,51 +94,72 @@ class SentimentRole:
         self.template = template
         self.prompt = prompt
         self.max_input_tokens = max_input_tokens
-        self.label_ids = self._label_ids()
-        self.prefix = engine.cache_prefix(self._prefix_tokens())
-        self.log_bias = np.zeros(len(LABELS))
-        if prompt.calibrate:
-            self.log_bias = self._content_free_bias()
+        self.variants: dict[str, _Variant] = {}
+        try:
+            for lang, sub in prompt.languages:
+                self.variants[lang] = _Variant(self, sub)
+            # Every text is zh or en: with both listed, English is also the fallback.
+            both = {"zh", "en"} <= set(self.variants)
+            self.variants[""] = self.variants["en"] if both else _Variant(self, prompt)
+            if prompt.calibrate:
+                for v in self._distinct():
+                    v.log_bias = self._content_free_bias(v)
+        except BaseException:
+            self.release()
+            raise
+        default = self.variants[""]
+        self.prefix, self.label_ids = default.prefix, default.label_ids
+        self.log_bias = default.log_bias
 
-    def _label_ids(self) -> list[list[int]]:
-        ids = [label_token_ids(self.engine, self.prompt.answer(lab)) for lab in LABELS]
-        shared = set(ids[0]) & set(ids[1])
-        ids = [[i for i in group if i not in shared] for group in ids]
-        if not all(ids):
-            raise ValueError(f"prompt {self.prompt.name!r}: answer words share their first token")
-        return ids
+    def _distinct(self) -> list[_Variant]:
+        return list({id(v): v for v in self.variants.values()}.values())
 
-    def _prefix_tokens(self) -> list[int]:
-        t = self.template
-        tokens = t.turn("system", self.prompt.system)
-        for ex in self.prompt.examples:
-            tokens += t.turn("user", ex.text) + t.turn("assistant", self.prompt.answer(ex.label))
-        return tokens + t.open_turn("user")
+    def prefixes(self) -> list[Prefix]:
+        """Every prefix this role keeps cached (one per language variant)."""
+        return [v.prefix for v in self._distinct()]
 
-    def _request_tokens(self, text: str) -> tuple[list[int], bool]:
+    def prefix_tokens(self) -> int:
+        """Tokens of the largest cached prefix (evaluated once, not per request)."""
+        return max(len(p) for p in self.prefixes())
+
+    def release(self) -> None:
+        """Free the cached prefixes on engines that can (the role is unusable afterwards)."""
+        release = getattr(self.engine, "release_prefix", None)
+        for v in self._distinct():
+            if release is not None:
+                release(v.prefix)
+        self.variants = {}
+
+    def _variant(self, text: str) -> _Variant:
+        return self.variants[self._variant_key(text)]
+
+    def _request_tokens(self, text: str, variant: _Variant | None = None) -> tuple[list[int], bool]:
+        v = variant or self._variant(text)
         body, truncated = head_tail(self.template.text(text), self.max_input_tokens)
-        return body + self.template.reply_start(), truncated
+        return body + self.template.reply_start() + v.answer_tokens, truncated
 
-    def _content_free_bias(self) -> np.ndarray:
-        batch = [self._request_tokens(t)[0] for t in self.prompt.content_free_inputs]
-        probs = np.mean([self._label_probs(lg, np.zeros(2)) for lg in self._score(batch)], axis=0)
+    def _content_free_bias(self, v: _Variant) -> np.ndarray:
+        batch = [self._request_tokens(t, v)[0] for t in self.prompt.content_free_inputs]
+        logits = self._score(v, batch)
+        probs = np.mean([self._label_probs(v, lg, np.zeros(2)) for lg in logits], axis=0)
         return np.log(probs)
 
-    def _score(self, batch: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    def _score(self, v: _Variant, batch: Sequence[Sequence[int]]) -> list[np.ndarray]:
         if len(batch) == 1:
-            return [self.engine.next_logits(self.prefix, batch[0])]
-        return self.engine.next_logits_many(self.prefix, batch)
+            return [self.engine.next_logits(v.prefix, batch[0])]
+        return self.engine.next_logits_many(v.prefix, batch)
 
-    def _label_probs(self, logits: np.ndarray, log_bias: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _label_probs(v: _Variant, logits: np.ndarray, log_bias: np.ndarray) -> np.ndarray:
         """Probabilities of (positive, negative) from next-token logits."""
         top = float(np.max(logits))
-        mass = np.array([np.exp(logits[ids] - top).sum() for ids in self.label_ids])
+        mass = np.array([np.exp(logits[ids] - top).sum() for ids in v.label_ids])
         scores = np.log(np.maximum(mass, 1e-30)) - log_bias
         p = np.exp(scores - scores.max())
         return p / p.sum()
 
-    def _result(self, logits: np.ndarray, n_tokens: int, truncated: bool, ms: float) -> Sentiment:
-        p = self._label_probs(logits, self.log_bias)
+    def _result(self, v: _Variant, logits, n_tokens: int, truncated: bool, ms: float) -> Sentiment:
+        p = self._label_probs(v, logits, v.log_bias)
         best = int(np.argmax(p))
         return Sentiment(
             label=LABELS[best],
@@ -115,19 +173,34 @@ class SentimentRole:
     def analyze(self, text: str) -> Sentiment:
         """Label one text (validated with ``clean_text``)."""
         start = time.perf_counter()
-        tokens, truncated = self._request_tokens(clean_text(text))
-        logits = self._score([tokens])[0]
-        return self._result(logits, len(tokens), truncated, (time.perf_counter() - start) * 1000)
+        text = clean_text(text)
+        v = self._variant(text)
+        tokens, truncated = self._request_tokens(text, v)
+        logits = self._score(v, [tokens])[0]
+        ms = (time.perf_counter() - start) * 1000
+        return self._result(v, logits, len(tokens), truncated, ms)
 
     def analyze_many(self, texts: Sequence[str]) -> list[Sentiment]:
-        """Label many texts, batched by the engine; raises on the first invalid text."""
+        """Label many texts, batched by the engine per variant; raises on the first invalid."""
         start = time.perf_counter()
-        encoded = [self._request_tokens(clean_text(t)) for t in texts]
-        if not encoded:
+        cleaned = [clean_text(t) for t in texts]
+        if not cleaned:
             return []
-        logits = self._score([tokens for tokens, _ in encoded])
-        per_item = (time.perf_counter() - start) * 1000 / len(encoded)
-        return [
-            self._result(lg, len(tokens), cut, per_item)
-            for lg, (tokens, cut) in zip(logits, encoded)
-        ]
+        groups: dict[str, list[int]] = {}
+        for i, text in enumerate(cleaned):
+            groups.setdefault(self._variant_key(text), []).append(i)
+        scored: list = [None] * len(cleaned)
+        for key, idx in groups.items():
+            v = self.variants[key]
+            encoded = [self._request_tokens(cleaned[i], v) for i in idx]
+            logits = self._score(v, [tokens for tokens, _ in encoded])
+            for i, lg, (tokens, cut) in zip(idx, logits, encoded):
+                scored[i] = (v, lg, len(tokens), cut)
+        per_item = (time.perf_counter() - start) * 1000 / len(cleaned)
+        return [self._result(v, lg, n, cut, per_item) for v, lg, n, cut in scored]
+
+    def _variant_key(self, text: str) -> str:
+        if len(self.variants) == 1:
+            return ""
+        lang = language_of(text)
+        return lang if lang in self.variants else ""

@@ -1,0 +1,105 @@
+"""Benchmark child: naive llama.cpp (``llama_cpp.Llama``), the same GGUF, no prefix caching.
+
+Contract: every message has its whole prompt (role prompt + message) evaluated from an
+empty cache (``Llama.reset`` before each call); sentiment generates up to 5 tokens
+greedily and parses the label; chat samples up to ``max_new_tokens`` tokens with
+moodchat's default sampling settings. Prints one ``BENCH-RESULT`` JSON line with the same
+fields as the moodchat child.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+from moodchat.bench.workload import (
+    CHAT,
+    LONG,
+    SHORT,
+    BenchConfig,
+    Recorder,
+    cycle,
+    percentiles,
+    reply_128_ms,
+)
+
+
+def run(config: BenchConfig, start_rss: int) -> None:
+    rec = Recorder("naive-llama", start_rss)
+    import llama_cpp
+
+    from moodchat.bench.naive import chat_prompt_text, parse_label, sentiment_prompt_text
+    from moodchat.hardware import physical_cores
+    from moodchat.models import resolve_model
+
+    rec.memory("after_tokenizer")
+    rec.progress("loading the model")
+    t0 = time.perf_counter()
+    llm = llama_cpp.Llama(
+        resolve_model(config.model),
+        n_ctx=3072,
+        n_threads=config.threads or physical_cores(),
+        verbose=False,
+    )
+    rec.put("load_s", round(time.perf_counter() - t0, 2))
+    rec.put("cold_start_s", round(time.time() - config.spawned_at, 2))
+    rec.memory("after_load")
+    stops = {llm.token_eos(), *llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
+
+    def run_prompt(prompt: str, max_tokens: int, greedy: bool) -> tuple[list[int], float, float]:
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        llm.reset()
+        kw = {"temp": 0.0} if greedy else {"temp": 0.7, "top_p": 0.8, "top_k": 20}
+        start, first, out = time.perf_counter(), None, []
+        for tok in llm.generate(tokens, repeat_penalty=1.0 if greedy else 1.05, **kw):
+            if tok in stops:
+                break
+            first = first or time.perf_counter()
+            out.append(tok)
+            if len(out) >= max_tokens:
+                break
+        end = time.perf_counter()
+        return out, ((first or end) - start) * 1000, (end - start) * 1000
+
+    rec.progress(f"sentiment: {config.baseline_short_runs} short, {config.baseline_long_runs} long")
+    run_prompt(sentiment_prompt_text(SHORT[0]), 5, True)  # warm-up
+    labels = []
+    for kind, texts, n in (
+        ("short", SHORT, config.baseline_short_runs),
+        ("long", LONG, config.baseline_long_runs),
+    ):
+        times = []
+        for text in cycle(texts, n):
+            out, _, total = run_prompt(sentiment_prompt_text(text), 5, True)
+            labels.append(parse_label(llm.detokenize(out).decode("utf-8", "replace"), text))
+            times.append(total)
+        rec.put(f"sentiment_{kind}_ms", percentiles(times))
+        if kind == "short":
+            rec.put("batch_texts_per_s", round(len(times) / (sum(times) / 1000), 2))
+    rec.put("unparsed_labels", sum(lab is None for lab in labels))
+    rec.memory("peak_sentiment", peak=True)
+    _chat(config, rec, lambda m: run_prompt(chat_prompt_text(m), config.max_new_tokens, False))
+    rec.memory("peak_chat", peak=True)
+    gc.collect()
+    time.sleep(0.5)
+    rec.memory("idle_after")  # model still loaded, as a server between requests
+    rec.emit()
+    llm.close()
+
+
+def _chat(config: BenchConfig, rec: Recorder, reply) -> None:
+    rec.progress(f"chat: {config.baseline_chat_runs} replies")
+    ttft, rates, totals, full, tokens = [], [], [], [], []
+    for message in cycle(CHAT, config.baseline_chat_runs):
+        out, first_ms, total_ms = reply(message)
+        rate = (len(out) - 1) / ((total_ms - first_ms) / 1000) if len(out) > 1 else 0.0
+        ttft.append(first_ms)
+        rates.append(rate)
+        totals.append(total_ms)
+        tokens.append(len(out))
+        full.append(reply_128_ms(first_ms, rate, config.max_new_tokens))
+    rec.put("chat_ttft_ms", percentiles(ttft))
+    rec.put("chat_tokens_per_s", round(sum(rates) / len(rates), 2))
+    rec.put("chat_reply_ms", percentiles(totals))
+    rec.put("chat_reply_tokens_mean", round(sum(tokens) / len(tokens), 1))
+    rec.put("chat_reply_128_ms", percentiles(full))

@@ -1,0 +1,98 @@
+"""Benchmark child: moodchat itself (``Assistant`` on the chosen backend), in a fresh process.
+
+Contract: ``run(config, start_rss)`` records memory after interpreter start, after the
+stack's imports (the llama.cpp tokenizer ships inside the GGUF, so "after tokenizer" is
+after importing the engine), after the model load, peaks after the sentiment and chat
+phases and idle at the end; sentiment latency through ``Assistant.analyze`` for short and
+long texts, batch throughput through ``analyze_many``, chat time to first token, decode
+rate and reply time through ``Assistant.respond``, and cold start (process spawn to ready).
+It prints one ``BENCH-RESULT`` JSON line.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+from moodchat.bench.workload import (
+    CHAT,
+    LONG,
+    SHORT,
+    BenchConfig,
+    Recorder,
+    cycle,
+    percentiles,
+    reply_128_ms,
+)
+
+
+def run(config: BenchConfig, start_rss: int) -> None:
+    rec = Recorder("moodchat", start_rss)
+    from moodchat import Assistant
+    from moodchat.engine import load_engine  # noqa: F401  (imports the backend module)
+
+    if config.backend == "llama":
+        import llama_cpp  # noqa: F401
+    rec.memory("after_tokenizer")
+    rec.progress("loading the model")
+    t0 = time.perf_counter()
+    bot = Assistant.load(config.model, backend=config.backend, threads=config.threads)
+    rec.put("load_s", round(time.perf_counter() - t0, 2))
+    rec.put("cold_start_s", round(time.time() - config.spawned_at, 2))
+    rec.memory("after_load")
+    rec.put("info", {k: v for k, v in bot.engine.info().items() if k != "model_path"})
+    _sentiment(bot, config, rec)
+    rec.memory("peak_sentiment", peak=True)
+    _chat(bot, config, rec)
+    rec.memory("peak_chat", peak=True)
+    gc.collect()
+    time.sleep(0.5)
+    rec.memory("idle_after")  # model still loaded, as a server between requests
+    rec.emit()
+    bot.close()
+
+
+def _sentiment(bot, config: BenchConfig, rec: Recorder) -> None:
+    rec.progress(f"sentiment: {config.short_runs} short, {config.long_runs} long")
+    for text in SHORT[:2] + LONG[:1]:
+        bot.analyze(text)  # warm-up
+    for kind, texts, n in (("short", SHORT, config.short_runs), ("long", LONG, config.long_runs)):
+        times = []
+        for text in cycle(texts, n):
+            t = time.perf_counter()
+            bot.analyze(text)
+            times.append((time.perf_counter() - t) * 1000)
+        rec.put(f"sentiment_{kind}_ms", percentiles(times))
+    batch = cycle(SHORT, config.batch_texts)
+    t = time.perf_counter()
+    for lo in range(0, len(batch), 16):
+        bot.analyze_many(batch[lo : lo + 16])
+    rec.put("batch_texts_per_s", round(len(batch) / (time.perf_counter() - t), 2))
+
+
+def _chat(bot, config: BenchConfig, rec: Recorder) -> None:
+    from moodchat.types import DoneEvent, TokenEvent
+
+    rec.progress(f"chat: {config.chat_runs} replies of up to {config.max_new_tokens} tokens")
+    ttft, first_after_message, rates, reply, full, tokens = [], [], [], [], [], []
+    for message in cycle(CHAT, config.chat_runs):
+        start = time.perf_counter()
+        first = None
+        for ev in bot.respond(message, max_new_tokens=config.max_new_tokens):
+            if isinstance(ev, TokenEvent) and first is None:
+                first = (time.perf_counter() - start) * 1000
+            if isinstance(ev, DoneEvent):
+                done = ev
+        t = done.timings_ms
+        ttft.append(t.get("first_token_ms", 0.0))
+        first_after_message.append(first or 0.0)
+        rates.append(t.get("tokens_per_s", 0.0))
+        reply.append(t["reply_ms"])
+        tokens.append(done.completion_tokens)
+        full.append(reply_128_ms(ttft[-1], rates[-1], config.max_new_tokens))
+    rec.put("chat_ttft_ms", percentiles(ttft))
+    rec.put("chat_first_token_incl_sentiment_ms", percentiles(first_after_message))
+    rec.put("chat_tokens_per_s", round(sum(rates) / len(rates), 2))
+    rec.put("chat_reply_ms", percentiles(reply))
+    rec.put("chat_reply_tokens_mean", round(sum(tokens) / len(tokens), 1))
+    rec.put("chat_reply_128_ms", percentiles(full))

@@ -1,0 +1,147 @@
+"""Presenting a benchmark: the figures, their ratios, targets, a table, Markdown and a chart.
+
+Contract: ``FIGURES`` lists every reported figure as (key, label, unit, better) where
+``key`` is a dotted path into a stack's measurements and ``better`` is ``lower`` or
+``higher``. ``ratios(moodchat, baseline)`` gives moodchat / baseline per figure (missing or
+zero values are left out). ``targets(result)`` checks the issue's targets.
+``table_rows`` feeds both the rich table and ``markdown(result)``; ``ratio_chart`` writes
+the PNG (matplotlib Agg).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FIGURES: tuple[tuple[str, str, str, str], ...] = (
+    ("memory_mib.start", "RSS after interpreter start", "MiB", "lower"),
+    ("memory_mib.after_tokenizer", "RSS after imports / tokenizer", "MiB", "lower"),
+    ("memory_mib.after_load", "RSS after model load", "MiB", "lower"),
+    ("memory_mib.peak_sentiment", "peak RSS during sentiment", "MiB", "lower"),
+    ("memory_mib.peak_chat", "peak RSS during chat (whole process)", "MiB", "lower"),
+    ("memory_mib.idle_after", "RSS idle after", "MiB", "lower"),
+    ("sentiment_short_ms.p50", "sentiment short (<=20 chars) P50", "ms", "lower"),
+    ("sentiment_short_ms.p90", "sentiment short P90", "ms", "lower"),
+    ("sentiment_short_ms.p99", "sentiment short P99", "ms", "lower"),
+    ("sentiment_long_ms.p50", "sentiment long (>=200 chars) P50", "ms", "lower"),
+    ("sentiment_long_ms.p90", "sentiment long P90", "ms", "lower"),
+    ("sentiment_long_ms.p99", "sentiment long P99", "ms", "lower"),
+    ("batch_texts_per_s", "batch sentiment throughput", "texts/s", "higher"),
+    ("chat_ttft_ms.p50", "chat time to first token P50", "ms", "lower"),
+    ("chat_tokens_per_s", "chat decode rate", "tokens/s", "higher"),
+    ("chat_reply_128_ms.p50", "128-token reply P50", "ms", "lower"),
+    ("chat_reply_128_ms.p90", "128-token reply P90", "ms", "lower"),
+    ("chat_reply_128_ms.p99", "128-token reply P99", "ms", "lower"),
+    ("load_s", "model load", "s", "lower"),
+    ("cold_start_s", "cold start (spawn to ready)", "s", "lower"),
+)
+
+
+def value(stack: dict, key: str):
+    """The number at a dotted ``key`` of a stack's measurements, or None."""
+    cur = stack
+    for part in key.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur if isinstance(cur, (int, float)) else None
+
+
+def ratios(moodchat: dict, baseline: dict) -> dict[str, float]:
+    """moodchat / baseline for every figure both stacks have (non-zero)."""
+    out = {}
+    for key, *_ in FIGURES:
+        a, b = value(moodchat, key), value(baseline, key)
+        if a is not None and b:
+            out[key] = round(a / b, 3)
+    return out
+
+
+def targets(result: dict) -> list[tuple[str, bool | None, str]]:
+    """(target, met?, evidence) for the issue's targets; None when not measured."""
+    m = result["stacks"].get("moodchat", {})
+    fp32 = result["ratios"].get("fp32-transformers", {})
+    naive = result["ratios"].get("naive-llama", {})
+    p50 = value(m, "sentiment_short_ms.p50")
+    checks = [
+        ("sentiment P50 (short) <= 120 ms", p50, lambda v: v <= 120, "{:.1f} ms"),
+        ("sentiment P50 (short) >= 3x faster than FP32",
+         1 / fp32["sentiment_short_ms.p50"] if fp32.get("sentiment_short_ms.p50") else None,
+         lambda v: v >= 3, "{:.1f}x"),
+        ("sentiment P50 (short) vs naive llama.cpp (issue 2: <= 150 ms, ratio)",
+         1 / naive["sentiment_short_ms.p50"] if naive.get("sentiment_short_ms.p50") else None,
+         lambda v: p50 is not None and p50 <= 150, "{:.1f}x faster"),
+        ("chat >= 20 tokens/s", value(m, "chat_tokens_per_s"), lambda v: v >= 20, "{:.1f} tok/s"),
+        ("chat TTFT <= 300 ms", value(m, "chat_ttft_ms.p50"), lambda v: v <= 300, "{:.0f} ms"),
+        ("peak RSS <= 650 MB (chat + sentiment process)",
+         value(m, "memory_mib.peak_chat"), lambda v: v * 1.048576 <= 650, "{:.0f} MiB"),
+        ("batch sentiment >= 10 short texts/s",
+         value(m, "batch_texts_per_s"), lambda v: v >= 10, "{:.1f} texts/s"),
+    ]  # fmt: skip
+    return [
+        (name, None if v is None else bool(ok(v)), "n/a" if v is None else fmt.format(v))
+        for name, v, ok, fmt in checks
+    ]
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+def table_rows(result: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: figure, unit, moodchat, then per baseline its value and ratio."""
+    stacks, baselines = result["stacks"], list(result["ratios"])
+    head = ["figure", "unit", "moodchat"]
+    for b in baselines:
+        head += [b, f"ratio vs {b}"]
+    rows = []
+    for key, label, unit, better in FIGURES:
+        row = [label, f"{unit} ({better} is better)", _fmt(value(stacks["moodchat"], key))]
+        for b in baselines:
+            r = result["ratios"][b].get(key)
+            row += [_fmt(value(stacks.get(b, {}), key)), "-" if r is None else f"{r:.3f}"]
+        rows.append(row)
+    return head, rows
+
+
+def markdown(result: dict) -> str:
+    """The table and the targets as Markdown."""
+    head, rows = table_rows(result)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", "| target | met | measured |", "|---|---|---|"]
+    for name, ok, ev in targets(result):
+        lines.append(f"| {name} | {'n/a' if ok is None else 'yes' if ok else 'NO'} | {ev} |")
+    errors = [f"- {n}: {s['error']}" for n, s in result["stacks"].items() if s.get("error")]
+    return "\n".join(lines + ([""] + errors if errors else [])) + "\n"
+
+
+def ratio_chart(result: dict, path: Path) -> Path:
+    """Horizontal bars of moodchat / baseline per figure, log scale, 1 = parity."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    baselines = list(result["ratios"])
+    labels = [f"{label} ({better} better)" for _, label, _, better in FIGURES]
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(FIGURES) + 1.5))
+    height = 0.8 / max(1, len(baselines))
+    for i, b in enumerate(baselines):
+        vals = [result["ratios"][b].get(key, 0) or float("nan") for key, *_ in FIGURES]
+        ys = [y + i * height for y in range(len(FIGURES))]
+        ax.barh(ys, vals, height=height, label=f"moodchat / {b}")
+    ax.axvline(1.0, color="black", lw=1)
+    ax.set_xscale("log")
+    ax.set_yticks([y + height * (len(baselines) - 1) / 2 for y in range(len(FIGURES))])
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("ratio moodchat / baseline (log scale; 1 = same)")
+    ax.set_title("moodchat against the baselines, same machine, same weights, one run")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,150 @@
+"""The fixed benchmark workload and the measuring helpers every benchmark child shares.
+
+Contract: ``SHORT`` texts are at most 20 characters, ``LONG`` texts at least 200, ``CHAT``
+messages are typical things a user tells an empathetic assistant; all are hand-written
+(none comes from the development data). ``BenchConfig`` holds the run counts and travels
+to the children as JSON. ``Recorder`` collects phase memory (RSS now and the kernel's
+high-water mark) and timings without importing anything heavy, so a child can record its
+interpreter-start RSS before the stack under test is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+SHORT = (
+    "太好吃了，五星好评！",
+    "送得太慢了，差评。",
+    "I love this so much!",
+    "Worst day ever.",
+    "谢谢你，今天很开心",
+    "饭菜都凉了，难吃",
+    "Great service, thanks",
+    "This is so annoying.",
+)
+
+LONG = (
+    "下单的时候是中午十二点，结果等到一点半才送到，打电话给骑手说在路上，问商家说早就出餐了。"
+    "到手的时候汤洒了一半，米饭也凉透了，菜的分量比图片上少很多，味道也偏咸。以前在这家点过几次"
+    "还觉得不错，这次体验实在太差了，联系客服也只是说会反馈，没有任何补偿。真的很失望，以后不会"
+    "再点了，也不推荐大家来这家。",
+    "今天收到朋友寄来的生日礼物，是一本我找了很久的绝版画册，还附了一张手写的卡片，写满了我们这些"
+    "年一起经历的事情。读着读着眼泪就掉下来了，觉得自己真的很幸运，身边有这样一直记得我、关心我的"
+    "人。晚上一家人一起吃了蛋糕，妈妈还做了我最爱吃的红烧肉，这大概是我过得最温暖的一个生日了。",
+    "I had been looking forward to this trip for months, but almost everything went wrong. The "
+    "flight was delayed by six hours, the airline lost one of our bags, and when we finally got "
+    "to the hotel our reservation had been cancelled without any notice. The staff were rude and "
+    "unhelpful, and the replacement room smelled of smoke. I am exhausted and honestly just want "
+    "to go home.",
+    "After three years of evening classes I finally passed my certification exam today, and I "
+    "still can't quite believe it. My family surprised me with dinner at my favourite restaurant, "
+    "my manager sent a lovely message, and my old teacher called to congratulate me. All those "
+    "late nights were worth it, and I feel proud, grateful and ready for whatever comes next.",
+)
+
+CHAT = (
+    "最近工作压力好大，每天都加班到很晚，感觉快撑不住了。",
+    "I finally finished my first marathon today!",
+    "我和最好的朋友吵架了，不知道该怎么和好。",
+    "My dog has been sick all week and I'm really worried about him.",
+)
+
+
+@dataclass
+class BenchConfig:
+    """Run counts and the model under test; serialised to JSON for the children."""
+
+    model: str | None = None
+    backend: str = "llama"
+    threads: int | None = None
+    short_runs: int = 24
+    long_runs: int = 8
+    chat_runs: int = 4
+    batch_texts: int = 64
+    baseline_short_runs: int = 8
+    baseline_long_runs: int = 4
+    baseline_chat_runs: int = 2
+    max_new_tokens: int = 128
+    spawned_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> BenchConfig:
+        return cls(**json.loads(text))
+
+
+def rss_bytes() -> int:
+    """Resident set size now, read from /proc without importing psutil when possible."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import psutil
+
+        return psutil.Process().memory_info().rss
+
+
+def peak_rss_bytes() -> int:
+    """The kernel's high-water mark of this process's resident set."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """P50/P90/P99 (linear interpolation) and the number of samples."""
+    xs = sorted(values)
+    if not xs:
+        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "n": 0}
+
+    def q(p: float) -> float:
+        k = (len(xs) - 1) * p
+        lo = int(k)
+        hi = min(lo + 1, len(xs) - 1)
+        return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+    return {"p50": round(q(0.5), 2), "p90": round(q(0.9), 2), "p99": round(q(0.99), 2),
+            "n": len(xs)}  # fmt: skip
+
+
+def cycle(texts: tuple[str, ...], n: int) -> list[str]:
+    """``n`` texts taken round-robin from ``texts``."""
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+class Recorder:
+    """Collects a child's measurements and prints them as one JSON line at the end."""
+
+    def __init__(self, name: str, start_rss: int) -> None:
+        self.data: dict = {"name": name, "memory_mib": {"start": _mib(start_rss)}}
+
+    def memory(self, phase: str, peak: bool = False) -> None:
+        value = peak_rss_bytes() if peak else rss_bytes()
+        self.data["memory_mib"][phase] = _mib(value)
+
+    def put(self, key: str, value) -> None:
+        self.data[key] = value
+
+    def progress(self, text: str) -> None:
+        sys.stderr.write(f"  [{self.data['name']}] {text}\n")
+        sys.stderr.flush()
+
+    def emit(self) -> None:
+        self.data["memory_mib"]["peak"] = _mib(peak_rss_bytes())
+        sys.stdout.write("BENCH-RESULT " + json.dumps(self.data) + "\n")
+        sys.stdout.flush()
+
+
+def _mib(n: int) -> float:
+    return round(n / (1024 * 1024), 1)
+
+
+def reply_128_ms(ttft_ms: float, tokens_per_s: float, n: int = 128) -> float:
+    """Time of an ``n``-token reply: first token, then ``n - 1`` at the decode rate."""
+    return round(ttft_ms + (n - 1) / tokens_per_s * 1000, 1) if tokens_per_s > 0 else 0.0

@@ -1,0 +1,95 @@
+"""``moodchat bench``: one benchmark run of moodchat and its baselines on this machine.
+
+Contract: parses the run counts, calls ``moodchat.bench.run_bench`` (each stack in its own
+subprocess), prints the table with ratios and the targets (or the whole result as JSON
+with ``--json``), and writes ``bench.json``, ``bench.md`` and ``bench.png`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from moodchat.cli.base import err_console, main, user_errors
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
+@click.option("--no-baseline", is_flag=True, help="Measure moodchat only.")
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    type=click.Choice(["naive-llama", "fp32-transformers"]),
+    help="Run only these baselines (default: both).",
+)
+@click.option("--backend", type=click.Choice(["llama", "transformers"]), default="llama")
+@click.option("--model", "-m", default=None, help="GGUF file (default: the offline model).")
+@click.option("--threads", "-t", type=int, default=None)
+@click.option("--runs", type=int, default=24, show_default=True, help="Short sentiment runs.")
+@click.option("--long-runs", type=int, default=8, show_default=True)
+@click.option("--chat-runs", type=int, default=4, show_default=True)
+@click.option("--batch-texts", type=int, default=64, show_default=True)
+@click.option(
+    "--baseline-runs", type=int, default=8, show_default=True, help="Baselines' short runs."
+)
+@click.option("--baseline-long-runs", type=int, default=4, show_default=True)
+@click.option("--baseline-chat-runs", type=int, default=2, show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bench-out"),
+    show_default=True,
+)
+@user_errors
+def bench(
+    as_json, no_baseline, baselines, backend, model, threads, runs, long_runs, chat_runs,
+    batch_texts, baseline_runs, baseline_long_runs, baseline_chat_runs, out_dir,
+) -> None:  # fmt: skip
+    """Memory, latency, throughput and cold start against two baselines, with ratios."""
+    from moodchat.bench import BASELINES, run_bench
+    from moodchat.bench.report import markdown, ratio_chart
+    from moodchat.bench.workload import BenchConfig
+
+    config = BenchConfig(
+        model=model, backend=backend, threads=threads,
+        short_runs=max(1, runs), long_runs=max(1, long_runs), chat_runs=max(1, chat_runs),
+        batch_texts=max(1, batch_texts), baseline_short_runs=max(1, baseline_runs),
+        baseline_long_runs=max(1, baseline_long_runs),
+        baseline_chat_runs=max(1, baseline_chat_runs),
+    )  # fmt: skip
+    chosen = () if no_baseline else (tuple(baselines) or BASELINES)
+    result = run_bench(config, chosen, progress=lambda m: err_console.print(m, highlight=False))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "bench.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    (out_dir / "bench.md").write_text(markdown(result), encoding="utf-8")
+    if chosen:
+        ratio_chart(result, out_dir / "bench.png")
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        _print(result)
+    err_console.print(f"written to {out_dir}/ (bench.json, bench.md, bench.png)", highlight=False)
+
+
+def _print(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from moodchat.bench.report import table_rows, targets
+
+    head, rows = table_rows(result)
+    table = Table(*head, title="moodchat bench (ratio = moodchat / baseline)")
+    for row in rows:
+        table.add_row(*row)
+    console = Console()
+    console.print(table)
+    for name, ok, evidence in targets(result):
+        mark = "[dim]n/a[/dim]" if ok is None else "[green]met[/green]" if ok else "[red]MISSED"
+        console.print(f"{mark}  {name}: {evidence}", highlight=False)
+    for name, stack in result["stacks"].items():
+        if stack.get("error"):
+            console.print(f"[red]{name} failed:[/red] {stack['error']}", highlight=False)

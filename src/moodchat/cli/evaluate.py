@@ -1,0 +1,108 @@
+"""``moodchat eval``: accuracy, macro-F1, confusion, calibration and latency per prompt version.
+
+Contract: loads the model once, scores every FILE with every ``--prompt`` version (default:
+all versions, in file order) through ``moodchat.evaluate``, prints the side-by-side table
+and writes ``eval.md``, ``eval.json`` and ``reliability.png`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import click
+
+from moodchat.cli.base import err_console, main, user_errors
+
+
+def _load_engine(model, backend, threads):
+    from moodchat.engine import load_engine
+    from moodchat.models import resolve_model
+
+    source = resolve_model(model, backend=backend, auto_pull=True)
+    with err_console.status("loading model…"):
+        return load_engine(backend, source, threads=threads)
+
+
+@main.command(name="eval")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--label-column", default="label", show_default=True, help="Gold: 1/0 or pos/neg.")
+@click.option(
+    "--prompt",
+    "prompts",
+    multiple=True,
+    help="Sentiment prompt version (repeatable; 'default' allowed). Default: all versions.",
+)
+@click.option("--limit", type=int, default=None, help="Evenly spaced subset of N rows per file.")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="1 = one by one.")
+@click.option("--max-input-tokens", type=int, default=None, help="Truncation length.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("eval-out"),
+    show_default=True,
+)
+@click.option("--model", "-m", default=None, help="GGUF file (default: the offline model).")
+@click.option("--backend", type=click.Choice(["llama", "transformers"]), default="llama")
+@click.option("--threads", "-t", type=int, default=None)
+@user_errors
+def evaluate(
+    files, text_column, label_column, prompts, limit, batch_size, max_input_tokens, out_dir,
+    model, backend, threads,
+) -> None:  # fmt: skip
+    """Evaluate sentiment prompt versions on labelled CSV/JSONL FILES."""
+    from rich.progress import Progress
+
+    from moodchat.eval_report import markdown_table, write_reports
+    from moodchat.evaluate import evaluate_prompts, load_dataset
+    from moodchat.prompts import default_prompt_name, prompt_names
+    from moodchat.roles.sentiment import DEFAULT_MAX_INPUT_TOKENS
+
+    names = _prompt_list(prompts, prompt_names("sentiment"), default_prompt_name("sentiment"))
+    datasets = [load_dataset(f, text_column, label_column, limit) for f in files]
+    engine = _load_engine(model, backend, threads)
+    max_tokens = max_input_tokens or DEFAULT_MAX_INPUT_TOKENS
+    total = len(names) * sum(len(d.texts) for d in datasets)
+    with Progress(console=err_console) as bar:
+        task = bar.add_task("evaluating", total=total)
+        results = evaluate_prompts(
+            engine,
+            datasets,
+            names,
+            max_input_tokens=max_tokens,
+            batch_size=max(1, batch_size),
+            progress=lambda name, n: bar.advance(task, n),
+        )
+    meta = {
+        "files": [str(f) for f in files],
+        "rows": {d.name: len(d.texts) for d in datasets},
+        "model": engine.model_path,
+        "backend": engine.backend,
+        "threads": engine.n_threads,
+        "batch_size": batch_size,
+        "max_input_tokens": max_tokens,
+        "default_prompt": default_prompt_name("sentiment"),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+    }
+    paths = write_reports(results, out_dir, meta)
+    engine.close()
+    click.echo(markdown_table(results))
+    for kind, path in paths.items():
+        err_console.print(f"{kind}: {path}", highlight=False)
+
+
+def _prompt_list(chosen: tuple[str, ...], known: list[str], default: str) -> list[str]:
+    if not chosen:
+        return known
+    out: list[str] = []
+    for name in chosen:
+        key = default if name == "default" else name
+        if key not in known:
+            raise click.BadParameter(f"{name!r}; known: {', '.join(known)}", param_hint="--prompt")
+        if key not in out:
+            out.append(key)
+    return out

@@ -1,0 +1,225 @@
+"""Session routes and wiring: stored conversations, mood timelines, escalation webhook.
+
+Contract:
+- ``GET /v1/sessions/{id}`` -> ``{"session_id", "escalated", "escalation_reason",
+  "negative_streak", "created", "updated", "messages": [{"role", "content", "time",
+  "sentiment"}]}`` (``sentiment`` is ``{"label", "confidence"}`` on user turns, null on
+  replies; times are Unix seconds); 404 ``session_not_found`` for an unknown session.
+- ``GET /v1/sessions/{id}/mood`` -> the JSON list ``[{time, label, confidence, text}]``,
+  oldest first (404 as above). ``DELETE /v1/sessions/{id}`` -> 204, or 404.
+- An invalid id is 422 ``invalid_session_id``. Every route needs the API key when one is
+  set (the ``Guard`` middleware); store calls run in worker threads.
+- ``open_session_store(settings)`` is the app's default store: ``SqliteSessionStore`` at
+  ``settings.db_path`` (default ``moodchat_home()/moodchat.db``) with the escalation rule
+  of the settings. ``install(app)`` (called by ``create_app``) attaches a
+  ``WebhookNotifier`` when ``settings.webhook_url`` is set and the store has an
+  ``on_escalate`` hook free, exports escalation and webhook counters to ``/metrics``, and
+  flushes (bounded) and closes the notifier, and the store when the app opened it, at
+  shutdown.
+Works with any ``SessionStore``; the richer fields (times, escalation) come from stores
+that have ``messages()`` / ``info()`` (``SqliteSessionStore``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from moodchat.errors import InputError
+from moodchat.escalation import EscalationRule, WebhookNotifier
+from moodchat.server.errors import ApiError
+from moodchat.sessions import check_session_id
+
+log = logging.getLogger("moodchat.server")
+
+ERRORS = {
+    404: {"description": "No such session (``session_not_found``)."},
+    422: {"description": "Invalid session id (``invalid_session_id``)."},
+}
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERRORS)
+
+
+def escalation_rule(settings) -> EscalationRule:
+    """The escalation rule the settings describe."""
+    return EscalationRule(
+        after_negative=settings.escalate_after_negative or None,
+        confidence=settings.escalate_confidence,
+    )
+
+
+def open_session_store(settings):
+    """The default ``SessionStore``: SQLite at ``settings.db_path`` with the rule."""
+    from moodchat.store import SqliteSessionStore
+
+    return SqliteSessionStore(settings.db_path or None, rule=escalation_rule(settings))
+
+
+def _sid(session_id: str) -> str:
+    try:
+        return check_session_id(session_id)
+    except InputError as err:
+        raise ApiError(422, "invalid_session_id", str(err), param="session_id") from None
+
+
+def _not_found(session_id: str) -> ApiError:
+    return ApiError(404, "session_not_found", f"no session {session_id!r}")
+
+
+def session_view(store, session_id: str) -> dict | None:
+    """The JSON of a session, or None when the store has no such session."""
+    info = store.info(session_id) if hasattr(store, "info") else None
+    if hasattr(store, "messages"):
+        rows = store.messages(session_id)
+    else:  # a plain SessionStore: user turns and mood points correspond one to one
+        moods = iter(store.mood(session_id))
+        rows = []
+        for m in store.history(session_id):
+            p = next(moods, None) if m.role == "user" else None
+            rows.append(
+                {
+                    "role": m.role,
+                    "content": m.content,
+                    "time": p and p.time,
+                    "label": p and p.label,
+                    "confidence": p and p.confidence,
+                }
+            )
+    if info is None and not rows:
+        return None
+    info = info or {"escalated": False, "escalation_reason": None, "negative_streak": None}
+    messages = [
+        {
+            "role": r["role"],
+            "content": r["content"],
+            "time": r["time"],
+            "sentiment": {"label": r["label"], "confidence": r["confidence"]}
+            if r["label"] is not None
+            else None,
+        }
+        for r in rows
+    ]
+    return {
+        "session_id": session_id,
+        "escalated": bool(info.get("escalated")),
+        "escalation_reason": info.get("escalation_reason"),
+        "negative_streak": info.get("negative_streak"),
+        "created": info.get("created"),
+        "updated": info.get("updated"),
+        "messages": messages,
+    }
+
+
+@router.get("/{session_id}")
+def get_session(session_id: str, request: Request) -> dict:
+    """The stored conversation: every turn with its time, user turns with their mood."""
+    sid = _sid(session_id)
+    view = session_view(request.app.state.sessions, sid)
+    if view is None:
+        raise _not_found(sid)
+    return view
+
+
+@router.get("/{session_id}/mood")
+def get_mood(session_id: str, request: Request) -> list[dict]:
+    """The mood timeline: ``[{time, label, confidence, text}]``, oldest first."""
+    sid = _sid(session_id)
+    store = request.app.state.sessions
+    points = store.mood(sid)
+    if not points and session_view(store, sid) is None:
+        raise _not_found(sid)
+    return [asdict(p) for p in points]
+
+
+@router.delete("/{session_id}", status_code=204)
+def delete_session(session_id: str, request: Request) -> Response:
+    """Forget the conversation and its moods."""
+    sid = _sid(session_id)
+    if not request.app.state.sessions.delete(sid):
+        raise _not_found(sid)
+    return Response(status_code=204)
+
+
+class _WebhookCollector:
+    """Escalation and webhook counters for the app's Prometheus registry."""
+
+    def __init__(self, state) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator:
+        escalations = CounterMetricFamily(
+            "moodchat_escalations", "Sessions that escalated (the rule fired)"
+        )
+        escalations.add_metric([], self.state.escalations)
+        yield escalations
+        hook = self.state.webhook
+        stats = hook.stats() if hook is not None else {}
+        outcomes = CounterMetricFamily(
+            "moodchat_webhook_deliveries",
+            "Escalation webhook summaries by outcome (sent, failed after retries, dropped)",
+            labels=["outcome"],
+        )
+        for outcome in ("sent", "failed", "dropped"):
+            outcomes.add_metric([outcome], stats.get(outcome, 0))
+        yield outcomes
+        retries = CounterMetricFamily("moodchat_webhook_retries", "Webhook attempts retried")
+        retries.add_metric([], stats.get("retried", 0))
+        yield retries
+        pending = GaugeMetricFamily("moodchat_webhook_pending", "Summaries awaiting delivery")
+        pending.add_metric([], stats.get("pending", 0))
+        yield pending
+
+
+def install(app: FastAPI) -> None:
+    """Webhook, metrics and shutdown wiring for the app's session store."""
+    state = app.state
+    settings = state.settings
+    store = state.sessions
+    state.escalations = 0
+    state.webhook = None
+    count_lock = threading.Lock()
+    if hasattr(store, "on_escalate") and store.on_escalate is None:
+        notifier = None
+        if settings.webhook_url:
+            notifier = WebhookNotifier(
+                settings.webhook_url, max_attempts=settings.webhook_max_attempts
+            )
+            state.webhook = notifier
+
+        def on_escalate(summary: dict) -> None:
+            with count_lock:
+                state.escalations += 1
+            log.warning("session %s escalated: %s", summary["session_id"], summary["reason"])
+            if notifier is not None:
+                notifier.submit(summary)
+
+        store.on_escalate = on_escalate
+    state.metrics.registry.register(_WebhookCollector(state))
+    _close_at_shutdown(app)
+
+
+def _close_at_shutdown(app: FastAPI) -> None:
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a):
+            try:
+                yield
+            finally:
+                state = a.state
+                if state.webhook is not None:
+                    await anyio.to_thread.run_sync(state.webhook.flush, 2.0)
+                    state.webhook.close()
+                if getattr(state, "owns_sessions", False) and hasattr(state.sessions, "close"):
+                    state.sessions.close()
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,121 @@
+"""Server settings: the one source of truth for defaults, env vars and CLI flags.
+
+Contract: ``ServerSettings`` reads ``MOODCHAT_<FIELD>`` environment variables (for
+example ``MOODCHAT_PORT=9000``, ``MOODCHAT_API_KEY=...``); values passed to the
+constructor (the ``moodchat serve`` flags) win over the environment, which wins over the
+defaults. Every field carries a description: ``moodchat serve --help`` and the settings
+table in ``docs/server.md`` are generated from it (``settings_table()``). Other modules
+add fields here, never read ``os.environ`` themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseSettings):
+    """Everything ``moodchat serve`` can be told."""
+
+    model_config = SettingsConfigDict(env_prefix="MOODCHAT_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address to bind (0.0.0.0 exposes the server).")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
+    api_key: str | None = Field(
+        None,
+        description="When set, every endpoint but /healthz requires 'Authorization: Bearer <key>'.",
+    )
+    model: str | None = Field(
+        None, description="GGUF file or model id (default: the offline Qwen2.5-Coder-0.5B GGUF)."
+    )
+    backend: Literal["llama", "transformers"] = Field("llama", description="Inference backend.")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads for the model (default: physical cores)."
+    )
+    auto_pull: bool = Field(
+        True, description="Download the default model at startup when it is absent."
+    )
+    max_body_bytes: int = Field(
+        262_144, ge=1024, description="Largest request body accepted; larger bodies get 413."
+    )
+    max_text_chars: int = Field(
+        8000, ge=1, description="Longest text (message, history item, sentiment text) in chars."
+    )
+    max_batch_texts: int = Field(
+        64, ge=1, description="Most texts one POST /v1/sentiment request may carry."
+    )
+    max_history_messages: int = Field(
+        64, ge=0, description="Most history messages one chat request may carry."
+    )
+    max_concurrency: int = Field(
+        2,
+        ge=1,
+        le=4,
+        description="Chat generations running at once (they interleave token by token).",
+    )
+    max_queue: int = Field(
+        8, ge=0, description="Chat requests allowed to wait for a slot; beyond it: 429."
+    )
+    max_sentiment_concurrency: int = Field(
+        1,
+        ge=1,
+        le=4,
+        description="Sentiment requests scoring at once (scoring runs ahead of generation).",
+    )
+    max_sentiment_queue: int = Field(
+        32, ge=0, description="Sentiment requests allowed to wait for a slot; beyond it: 429."
+    )
+    request_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="Per-request budget (queue wait + generation); past it: 503 or an SSE "
+        "error event, and generation stops.",
+    )
+    retry_after_s: int = Field(
+        2, ge=1, description="Seconds advertised in Retry-After on 429/503 answers."
+    )
+    max_tokens: int = Field(128, ge=1, description="Default and upper bound of reply tokens.")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        "info", description="uvicorn log level."
+    )
+    # sessions, mood history and escalation (moodchat.store, moodchat.escalation)
+    db_path: str | None = Field(
+        None,
+        description="SQLite file keeping sessions and moods (default: moodchat.db in "
+        "MOODCHAT_HOME).",
+    )
+    escalate_after_negative: int = Field(
+        3,
+        ge=0,
+        description="Escalate a session after this many negative messages in a row (0: never).",
+    )
+    escalate_confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Also escalate on one negative message with at least "
+        "this confidence (unset: never).",
+    )
+    webhook_url: str | None = Field(
+        None,
+        description="POST a JSON summary here when a session escalates (in the "
+        "background, with retries).",
+    )
+    webhook_max_attempts: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="Delivery attempts per webhook summary (exponential backoff between them).",
+    )
+
+
+def settings_table() -> str:
+    """A Markdown table of every setting: flag, env var, default, description."""
+    rows = ["| flag | env var | default | description |", "| --- | --- | --- | --- |"]
+    for name, field in ServerSettings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        default = "" if field.default is None else f"`{field.default}`"
+        rows.append(f"| `{flag}` | `MOODCHAT_{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(rows)
