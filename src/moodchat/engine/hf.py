@@ -137,9 +137,10 @@ class TransformersEngine(Engine):
                 raise ModelLoadError(
                     f"transformers could not load {self.model_path}: {err}"
                 ) from err
+            why = (str(err).splitlines() or [""])[0]
             raise ModelNotFoundError(
                 f"model {source!r} is neither a local path nor available from the Hugging Face "
-                f"cache or hub ({err.__class__.__name__}: {str(err).splitlines()[0]})"
+                f"cache or hub ({err.__class__.__name__}: {why})"
             ) from err
         except Exception as err:  # corrupt weights, unknown architecture, bad config...
             raise ModelLoadError(
@@ -331,7 +332,7 @@ class TransformersEngine(Engine):
     def info(self) -> dict:
         config = self._model.config
         return super().info() | {
-            "description": f"{config.model_type} ({getattr(config, '_name_or_path', '')})",
+            "description": f"{config.model_type} via transformers ({Path(self.model_path).name})",
             "dtype": self.dtype,
             "n_params": int(sum(p.numel() for p in self._model.parameters())),
             "torch": torch.__version__,

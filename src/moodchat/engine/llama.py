@@ -87,16 +87,18 @@ class _SequencePool:
         self._free = list(range(n))
         self._cond = threading.Condition()
 
-    def take(self) -> int:
+    def take(self, n: int = 1) -> list[int]:
+        """``n`` ids at once (all or none, so two batch callers cannot deadlock)."""
         with self._cond:
-            while not self._free:
+            while len(self._free) < n:
                 self._cond.wait()
-            return self._free.pop(0)
+            taken, self._free = self._free[:n], self._free[n:]
+            return taken
 
-    def give(self, seq: int) -> None:
+    def give(self, *seqs: int) -> None:
         with self._cond:
-            self._free.append(seq)
-            self._cond.notify()
+            self._free.extend(seqs)
+            self._cond.notify_all()
 
     @property
     def available(self) -> int:
@@ -265,7 +267,7 @@ class LlamaEngine(Engine):
         self._lib.llama_memory_seq_rm(self._mem, seq, start, -1)
 
     def cache_prefix(self, tokens: Sequence[int]) -> Prefix:
-        seq = self._seqs.take()
+        (seq,) = self._seqs.take()
         try:
             with self._lock.hold(SCORE_PRIORITY):
                 self._forget(seq)
@@ -297,7 +299,7 @@ class LlamaEngine(Engine):
         """Score several continuations per llama_decode call, one sequence each."""
         results: list[np.ndarray | None] = [None] * len(batch)
         for group in self._groups(batch):
-            seqs = [self._seqs.take() for _ in group]
+            seqs = self._seqs.take(len(group))
             try:
                 with self._lock.hold(SCORE_PRIORITY):
                     for seq in seqs:
@@ -309,8 +311,7 @@ class LlamaEngine(Engine):
                     for seq in seqs:
                         self._forget(seq)
             finally:
-                for seq in seqs:
-                    self._seqs.give(seq)
+                self._seqs.give(*seqs)
         return [
             r if r is not None else self.next_logits(prefix, batch[i])
             for i, r in enumerate(results)
@@ -354,7 +355,7 @@ class LlamaEngine(Engine):
     ) -> Iterator[int]:
         stops = self._end_tokens | (stop_tokens or frozenset())
         rng = np.random.default_rng(sampling.seed)
-        seq = self._seqs.take()
+        (seq,) = self._seqs.take()
         try:
             with self._lock.hold(GENERATE_PRIORITY):
                 self._lib.llama_memory_seq_cp(self._mem, prefix.handle, seq, 0, len(prefix))
