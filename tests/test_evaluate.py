@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fakes import FakeEngine
-from moodchat.eval_report import markdown_table, write_reports
+from moodchat.eval_report import markdown_table, results_from_dict, write_reports
 from moodchat.evaluate import (
     accuracy,
     confusion,
@@ -98,3 +98,4 @@ def test_pipeline_and_reports_on_the_fake_engine(tmp_path):
     assert "predictions" not in record["prompts"][0]["datasets"][0]
     table = markdown_table(results)
     assert "`v4-fewshot`" in table and "fake_set acc" in table
+    assert markdown_table(results_from_dict(record)) == table  # runs can be merged from JSON

@@ -2,7 +2,9 @@
 
 Contract: ``write_reports(results, out_dir, meta)`` writes ``eval.md``, ``eval.json`` and
 ``reliability.png`` into ``out_dir`` (created if needed) and returns their paths.
-``markdown_table`` puts prompt versions side by side, one row per version and, per
+``results_from_dict`` reads an
+``eval.json`` back, so several runs can be merged into one table. ``markdown_table`` puts
+prompt versions side by side, one row per version and, per
 dataset, accuracy, macro-F1, ECE and latency; the best accuracy per dataset is bold.
 The PNG is drawn with matplotlib's Agg backend (no display needed): one panel per dataset,
 one reliability curve per prompt version. Nothing here touches a model.
@@ -14,8 +16,20 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from moodchat.evaluate import PromptResult, report_dict
+from moodchat.evaluate import Bin, DatasetResult, PromptResult, report_dict
 from moodchat.types import LABELS
+
+
+def results_from_dict(record: dict) -> list[PromptResult]:
+    """Rebuild results from an ``eval.json`` record (to merge runs; no predictions)."""
+    out = []
+    for p in record["prompts"]:
+        sets = [
+            DatasetResult(**(d | {"bins": [Bin(**b) for b in d.get("bins", [])]}))
+            for d in p["datasets"]
+        ]
+        out.append(PromptResult(**(p | {"datasets": sets})))
+    return out
 
 
 def _datasets(results: Sequence[PromptResult]) -> list[str]:
@@ -25,9 +39,7 @@ def _datasets(results: Sequence[PromptResult]) -> list[str]:
 def markdown_table(results: Sequence[PromptResult]) -> str:
     """One row per prompt version; per dataset: acc, macro-F1, ECE, ms/item."""
     names = _datasets(results)
-    best = {
-        name: max(r.datasets[i].accuracy for r in results) for i, name in enumerate(names)
-    }
+    best = {name: max(r.datasets[i].accuracy for r in results) for i, name in enumerate(names)}
     head = ["prompt", "prefix tok"]
     for name in names:
         head += [f"{name} acc", f"{name} F1", f"{name} ECE", f"{name} ms/item"]

@@ -77,9 +77,7 @@ def machine() -> dict:
     }
 
 
-def run_bench(
-    config: BenchConfig, baselines: tuple[str, ...] = BASELINES, progress=None
-) -> dict:
+def run_bench(config: BenchConfig, baselines: tuple[str, ...] = BASELINES, progress=None) -> dict:
     """Measure moodchat and the chosen baselines; return everything plus the ratios."""
     from moodchat.bench.report import ratios
 

@@ -86,6 +86,8 @@ def _print(result: dict) -> None:
     for row in rows:
         table.add_row(*row)
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # a pipe gets the whole table, not 80 columns
     console.print(table)
     for name, ok, evidence in targets(result):
         mark = "[dim]n/a[/dim]" if ok is None else "[green]met[/green]" if ok else "[red]MISSED"
