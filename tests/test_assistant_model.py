@@ -30,7 +30,7 @@ def test_fake_template_tokens_cannot_flip_a_negative_message(assistant, text):
     assert result.label == "negative", result
 
 
-@pytest.mark.xfail(strict=True, reason="known weakness: a trailing plain-text order sways the model")
+@pytest.mark.xfail(strict=True, reason="known weakness: a trailing plain order sways the model")
 def test_trailing_plain_text_order_still_sways_the_model(assistant):
     assert assistant.analyze(TRAILING_ORDER).label == "negative"
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodchat.engine.sampling import GREEDY, SamplingParams, penalize_repeats, sample_token
+from moodchat.engine.sampling import (
+    GREEDY,
+    SamplingParams,
+    decode_loop,
+    penalize_repeats,
+    sample_token,
+)
 
 
 def test_greedy_is_argmax():
@@ -51,3 +57,58 @@ def test_seeded_sampling_is_reproducible():
 def test_invalid_params_are_refused(kwargs):
     with pytest.raises(ValueError):
         SamplingParams(**kwargs)
+
+
+def _script_step(script):
+    """A fake model whose next logits always point at ``script[pos]``."""
+
+    def logits_for(pos: int) -> np.ndarray:
+        out = np.zeros(10, dtype=np.float32)
+        out[script[pos]] = 5.0
+        return out
+
+    return logits_for
+
+
+def test_decode_loop_stops_on_stop_token_without_yielding_it():
+    at = _script_step([1, 2, 3, 9, 4])
+    out = list(
+        decode_loop(
+            at(0),
+            lambda tok, pos: at(pos + 1),
+            pos=0,
+            n_ctx=100,
+            max_new_tokens=10,
+            sampling=GREEDY,
+            stops=frozenset({9}),
+        )
+    )
+    assert out == [1, 2, 3]
+
+
+def test_decode_loop_respects_max_tokens_context_and_should_stop():
+    at = _script_step([1] * 50)
+    step = lambda tok, pos: at(pos + 1)  # noqa: E731
+    kw = {"sampling": GREEDY, "stops": frozenset()}
+    assert len(list(decode_loop(at(0), step, pos=0, n_ctx=100, max_new_tokens=4, **kw))) == 4
+    assert len(list(decode_loop(at(0), step, pos=7, n_ctx=10, max_new_tokens=40, **kw))) == 3
+    calls = iter([False, False, True])
+    out = decode_loop(
+        at(0), step, pos=0, n_ctx=100, max_new_tokens=40, should_stop=lambda: next(calls), **kw
+    )
+    assert list(out) == [1, 1]
+
+
+def test_decode_loop_feeds_each_token_back_once():
+    fed = []
+    at = _script_step([5, 6, 7, 8])
+
+    def step(tok, pos):
+        fed.append((tok, pos))
+        return at(pos + 1 - 3)
+
+    gen = decode_loop(
+        at(0), step, pos=3, n_ctx=100, max_new_tokens=3, sampling=GREEDY, stops=frozenset()
+    )
+    assert list(gen) == [5, 6, 7]
+    assert fed == [(5, 3), (6, 4), (7, 5)]

@@ -34,7 +34,7 @@ import torch
 
 from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.llama import check_gguf_file
-from moodchat.engine.sampling import SamplingParams, sample_token
+from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
 from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError
 from moodchat.hardware import physical_cores
@@ -303,31 +303,28 @@ class TransformersEngine(Engine):
         stop_tokens: frozenset[int] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Iterator[int]:
-        stops = self._end_tokens | (stop_tokens or frozenset())
-        rng = np.random.default_rng(sampling.seed)
         kv, prefix_logits = self._prefix_kv(prefix)
-        cache = self._cache(kv)
-        try:
-            if tokens:
-                with self._lock.hold(GENERATE_PRIORITY):
-                    logits = self._step(cache, tokens, len(prefix))
-            else:
-                logits = prefix_logits
-            pos = len(prefix) + len(tokens)
-            produced: list[int] = []
-            while len(produced) < max_new_tokens and pos < self.n_ctx:
-                if should_stop is not None and should_stop():
-                    return
-                token = sample_token(logits, sampling, rng, produced)
-                if token in stops:
-                    return
-                produced.append(token)
-                yield token
-                with self._lock.hold(GENERATE_PRIORITY):
-                    logits = self._step(cache, [token], pos)
-                pos += 1
-        finally:
-            del cache
+        cache = self._cache(kv)  # freed with this generator's frame when it closes
+        if tokens:
+            with self._lock.hold(GENERATE_PRIORITY):
+                logits = self._step(cache, tokens, len(prefix))
+        else:
+            logits = prefix_logits
+
+        def step(token: int, pos: int) -> np.ndarray:
+            with self._lock.hold(GENERATE_PRIORITY):
+                return self._step(cache, [token], pos)
+
+        yield from decode_loop(
+            logits,
+            step,
+            pos=len(prefix) + len(tokens),
+            n_ctx=self.n_ctx,
+            max_new_tokens=max_new_tokens,
+            sampling=sampling,
+            stops=self._end_tokens | (stop_tokens or frozenset()),
+            should_stop=should_stop,
+        )
 
     def info(self) -> dict:
         config = self._model.config

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from moodchat.engine.base import Engine, Prefix
-from moodchat.engine.sampling import SamplingParams, sample_token
+from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
 from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError
 from moodchat.hardware import physical_cores
@@ -353,26 +353,26 @@ class LlamaEngine(Engine):
         stop_tokens: frozenset[int] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Iterator[int]:
-        stops = self._end_tokens | (stop_tokens or frozenset())
-        rng = np.random.default_rng(sampling.seed)
         (seq,) = self._seqs.take()
         try:
             with self._lock.hold(GENERATE_PRIORITY):
                 self._lib.llama_memory_seq_cp(self._mem, prefix.handle, seq, 0, len(prefix))
                 logits = self._decode_run(list(tokens), seq, len(prefix))
-            pos = len(prefix) + len(tokens)
-            produced: list[int] = []
-            while len(produced) < max_new_tokens and pos < self.n_ctx:
-                if should_stop is not None and should_stop():
-                    return
-                token = sample_token(logits, sampling, rng, produced)
-                if token in stops:
-                    return
-                produced.append(token)
-                yield token
+
+            def step(token: int, pos: int) -> np.ndarray:
                 with self._lock.hold(GENERATE_PRIORITY):
-                    logits = self._decode_run([token], seq, pos)
-                pos += 1
+                    return self._decode_run([token], seq, pos)
+
+            yield from decode_loop(
+                logits,
+                step,
+                pos=len(prefix) + len(tokens),
+                n_ctx=self.n_ctx,
+                max_new_tokens=max_new_tokens,
+                sampling=sampling,
+                stops=self._end_tokens | (stop_tokens or frozenset()),
+                should_stop=should_stop,
+            )
         finally:
             with self._lock.hold(SCORE_PRIORITY):
                 self._forget(seq)

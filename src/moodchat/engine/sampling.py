@@ -3,12 +3,13 @@
 Contract: ``sample_token(logits, params, rng, history)`` returns one token id. With
 ``temperature == 0`` it is the arg-max (deterministic); otherwise repetition penalty,
 top-k, temperature, then top-p (nucleus) are applied in that order and a token is drawn
-with ``rng``. The logits array is never modified in place.
+with ``rng``. The logits array is never modified in place. ``decode_loop`` is the one
+generation loop (stop conditions included) that every backend runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,3 +73,34 @@ def sample_token(
         cut = int(np.searchsorted(np.cumsum(probs), params.top_p)) + 1
         ids, probs = ids[:cut], probs[:cut] / probs[:cut].sum()
     return int(ids[rng.choice(len(ids), p=probs)])
+
+
+def decode_loop(
+    logits: np.ndarray,
+    step: Callable[[int, int], np.ndarray],
+    *,
+    pos: int,
+    n_ctx: int,
+    max_new_tokens: int,
+    sampling: SamplingParams,
+    stops: frozenset[int],
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[int]:
+    """The generation loop every backend shares.
+
+    From the ``logits`` after the prompt, sample a token, yield it, and feed it back with
+    ``step(token, pos)`` (which returns the next logits), until ``max_new_tokens`` tokens,
+    the end of the context, a stop token (never yielded) or ``should_stop()``.
+    """
+    rng = np.random.default_rng(sampling.seed)
+    produced: list[int] = []
+    while len(produced) < max_new_tokens and pos < n_ctx:
+        if should_stop is not None and should_stop():
+            return
+        token = sample_token(logits, sampling, rng, produced)
+        if token in stops:
+            return
+        produced.append(token)
+        yield token
+        logits = step(token, pos)
+        pos += 1
