@@ -9,11 +9,18 @@ baseline, not moodchat's transformers engine. Prints one ``BENCH-RESULT`` JSON l
 
 from __future__ import annotations
 
-import gc
 import time
 from pathlib import Path
 
-from moodchat.bench.workload import LONG, SHORT, BenchConfig, Recorder, cycle, percentiles
+from moodchat.bench.workload import (
+    LONG,
+    SHORT,
+    BenchConfig,
+    Recorder,
+    baseline_chat,
+    cycle,
+    percentiles,
+)
 
 
 def run(config: BenchConfig, start_rss: int) -> None:
@@ -21,7 +28,6 @@ def run(config: BenchConfig, start_rss: int) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from moodchat.bench.child_llama import _chat
     from moodchat.hardware import physical_cores
     from moodchat.models import resolve_model
 
@@ -45,12 +51,11 @@ def run(config: BenchConfig, start_rss: int) -> None:
 
     from moodchat.bench.naive import chat_prompt_text
 
-    _chat(config, rec, lambda m: generate(chat_prompt_text(m), config.max_new_tokens, False))
+    baseline_chat(
+        config, rec, lambda m: generate(chat_prompt_text(m), config.max_new_tokens, False)
+    )
     rec.memory("peak_chat", peak=True)
-    gc.collect()
-    time.sleep(0.5)
-    rec.memory("idle_after")  # model still loaded, as a server between requests
-    rec.emit()
+    rec.finish()
 
 
 def _generator(torch, model, tok, stop_ids):

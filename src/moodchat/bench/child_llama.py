@@ -9,18 +9,16 @@ fields as the moodchat child.
 
 from __future__ import annotations
 
-import gc
 import time
 
 from moodchat.bench.workload import (
-    CHAT,
     LONG,
     SHORT,
     BenchConfig,
     Recorder,
+    baseline_chat,
     cycle,
     percentiles,
-    reply_128_ms,
 )
 
 
@@ -78,28 +76,9 @@ def run(config: BenchConfig, start_rss: int) -> None:
             rec.put("batch_texts_per_s", round(len(times) / (sum(times) / 1000), 2))
     rec.put("unparsed_labels", sum(lab is None for lab in labels))
     rec.memory("peak_sentiment", peak=True)
-    _chat(config, rec, lambda m: run_prompt(chat_prompt_text(m), config.max_new_tokens, False))
+    baseline_chat(
+        config, rec, lambda m: run_prompt(chat_prompt_text(m), config.max_new_tokens, False)
+    )
     rec.memory("peak_chat", peak=True)
-    gc.collect()
-    time.sleep(0.5)
-    rec.memory("idle_after")  # model still loaded, as a server between requests
-    rec.emit()
+    rec.finish()
     llm.close()
-
-
-def _chat(config: BenchConfig, rec: Recorder, reply) -> None:
-    rec.progress(f"chat: {config.baseline_chat_runs} replies")
-    ttft, rates, totals, full, tokens = [], [], [], [], []
-    for message in cycle(CHAT, config.baseline_chat_runs):
-        out, first_ms, total_ms = reply(message)
-        rate = (len(out) - 1) / ((total_ms - first_ms) / 1000) if len(out) > 1 else 0.0
-        ttft.append(first_ms)
-        rates.append(rate)
-        totals.append(total_ms)
-        tokens.append(len(out))
-        full.append(reply_128_ms(first_ms, rate, config.max_new_tokens))
-    rec.put("chat_ttft_ms", percentiles(ttft))
-    rec.put("chat_tokens_per_s", round(sum(rates) / len(rates), 2))
-    rec.put("chat_reply_ms", percentiles(totals))
-    rec.put("chat_reply_tokens_mean", round(sum(tokens) / len(tokens), 1))
-    rec.put("chat_reply_128_ms", percentiles(full))

@@ -11,7 +11,6 @@ It prints one ``BENCH-RESULT`` JSON line.
 
 from __future__ import annotations
 
-import gc
 import time
 
 from moodchat.bench.workload import (
@@ -45,10 +44,7 @@ def run(config: BenchConfig, start_rss: int) -> None:
     rec.memory("peak_sentiment", peak=True)
     _chat(bot, config, rec)
     rec.memory("peak_chat", peak=True)
-    gc.collect()
-    time.sleep(0.5)
-    rec.memory("idle_after")  # model still loaded, as a server between requests
-    rec.emit()
+    rec.finish()
     bot.close()
 
 

@@ -10,6 +10,7 @@ interpreter-start RSS before the stack under test is imported.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -135,6 +136,13 @@ class Recorder:
         sys.stderr.write(f"  [{self.data['name']}] {text}\n")
         sys.stderr.flush()
 
+    def finish(self) -> None:
+        """Record idle RSS with the model still loaded (as a server between requests), emit."""
+        gc.collect()
+        time.sleep(0.5)
+        self.memory("idle_after")
+        self.emit()
+
     def emit(self) -> None:
         self.data["memory_mib"]["peak"] = _mib(peak_rss_bytes())
         sys.stdout.write("BENCH-RESULT " + json.dumps(self.data) + "\n")
@@ -148,3 +156,22 @@ def _mib(n: int) -> float:
 def reply_128_ms(ttft_ms: float, tokens_per_s: float, n: int = 128) -> float:
     """Time of an ``n``-token reply: first token, then ``n - 1`` at the decode rate."""
     return round(ttft_ms + (n - 1) / tokens_per_s * 1000, 1) if tokens_per_s > 0 else 0.0
+
+
+def baseline_chat(config: BenchConfig, rec: Recorder, reply) -> None:
+    """Time the baselines' chat replies; ``reply(message)`` -> (tokens, first_ms, total_ms)."""
+    rec.progress(f"chat: {config.baseline_chat_runs} replies")
+    ttft, rates, totals, full, tokens = [], [], [], [], []
+    for message in cycle(CHAT, config.baseline_chat_runs):
+        out, first_ms, total_ms = reply(message)
+        rate = (len(out) - 1) / ((total_ms - first_ms) / 1000) if len(out) > 1 else 0.0
+        ttft.append(first_ms)
+        rates.append(rate)
+        totals.append(total_ms)
+        tokens.append(len(out))
+        full.append(reply_128_ms(first_ms, rate, config.max_new_tokens))
+    rec.put("chat_ttft_ms", percentiles(ttft))
+    rec.put("chat_tokens_per_s", round(sum(rates) / len(rates), 2))
+    rec.put("chat_reply_ms", percentiles(totals))
+    rec.put("chat_reply_tokens_mean", round(sum(tokens) / len(tokens), 1))
+    rec.put("chat_reply_128_ms", percentiles(full))
