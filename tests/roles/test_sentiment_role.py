@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import pytest
 
 from fakes import FakeEngine
@@ -74,3 +77,27 @@ def test_label_token_ids_include_the_first_character_for_cjk():
     assert label_token_ids(engine, "负面") == [engine.tokenize("负面")[0]]
     # byte-level: the first byte of the word and of its first character coincide
     assert label_token_ids(engine, "positive") == [ord("p")]
+
+
+def test_temperature_softens_the_confidence_but_never_flips_the_label():
+    engine = FakeEngine()
+    base = sentiment_prompt("v4-fewshot")
+    plain = SentimentRole(engine, ChatML(engine), replace(base, temperature=1.0))
+    scaled = SentimentRole(engine, ChatML(engine), replace(base, temperature=2.0))
+    for text in ["I am so happy", "I lost my keys", "rainy"]:
+        a, b = plain.analyze(text), scaled.analyze(text)
+        assert a.label == b.label
+        assert 0.5 <= b.confidence < a.confidence
+        # T=2 halves the log-odds: logit(b) == logit(a) / 2
+        logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+        assert logit(b.confidence) == pytest.approx(logit(a.confidence) / 2, abs=2e-3)
+
+
+def test_non_positive_temperature_is_refused(monkeypatch):
+    from moodchat import prompts
+
+    data = prompts._load("sentiment")
+    bad = dict(data["versions"]["v4-fewshot"], temperature=0)
+    monkeypatch.setitem(data["versions"], "bad-temperature", bad)
+    with pytest.raises(ValueError, match="temperature"):
+        sentiment_prompt("bad-temperature")

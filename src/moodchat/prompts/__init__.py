@@ -39,6 +39,7 @@ class SentimentPrompt:
     answers: dict[str, str]
     examples: tuple[Example, ...] = ()
     calibrate: bool = False
+    temperature: float = 1.0
     description: str = ""
     content_free_inputs: tuple[str, ...] = field(default=("N/A",))
     answer_prefix: str = ""
@@ -111,12 +112,15 @@ def _sentiment_variant(key: str, v: dict, over: dict) -> SentimentPrompt:
     merged = v | over
     if set(merged["answers"]) != set(LABELS):
         raise ValueError(f"sentiment prompt {key!r} must give answers for {LABELS}")
+    if float(merged.get("temperature", 1.0)) <= 0:
+        raise ValueError(f"sentiment prompt {key!r}: temperature must be positive")
     return SentimentPrompt(
         name=key,
         system=merged["system"],
         answers=dict(merged["answers"]),
         examples=tuple(Example(e["text"], e["label"]) for e in merged.get("examples", [])),
         calibrate=bool(v.get("calibrate", False)),
+        temperature=float(merged.get("temperature", 1.0)),
         description=v.get("description", ""),
         content_free_inputs=tuple(_load("sentiment").get("content_free_inputs", ["N/A"])),
         answer_prefix=merged.get("answer_prefix", ""),

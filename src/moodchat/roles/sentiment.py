@@ -11,6 +11,8 @@ Contract:
   one); ``confidence`` is the chosen label's share of the two labels' mass.
 - With ``calibrate`` set, the label bias measured on content-free inputs is divided out
   ("Calibrate Before Use", Zhao et al. 2021).
+- The prompt's ``temperature`` divides the two labels' log-scores before the softmax
+  (temperature scaling, Guo et al. 2017): it changes the confidence, never the label.
 - Texts longer than ``max_input_tokens`` keep their head and tail (``truncated=True``).
 - A prompt with per-language variants (``SentimentPrompt.languages``) gets one cached prefix,
   label-word set and calibration per language; each text goes to its language's variant
@@ -141,7 +143,7 @@ class SentimentRole:
     def _content_free_bias(self, v: _Variant) -> np.ndarray:
         batch = [self._request_tokens(t, v)[0] for t in self.prompt.content_free_inputs]
         logits = self._score(v, batch)
-        probs = np.mean([self._label_probs(v, lg, np.zeros(2)) for lg in logits], axis=0)
+        probs = np.mean([self._label_probs(v, lg, np.zeros(2), 1.0) for lg in logits], axis=0)
         return np.log(probs)
 
     def _score(self, v: _Variant, batch: Sequence[Sequence[int]]) -> list[np.ndarray]:
@@ -150,16 +152,18 @@ class SentimentRole:
         return self.engine.next_logits_many(v.prefix, batch)
 
     @staticmethod
-    def _label_probs(v: _Variant, logits: np.ndarray, log_bias: np.ndarray) -> np.ndarray:
+    def _label_probs(
+        v: _Variant, logits: np.ndarray, log_bias: np.ndarray, temperature: float
+    ) -> np.ndarray:
         """Probabilities of (positive, negative) from next-token logits."""
         top = float(np.max(logits))
         mass = np.array([np.exp(logits[ids] - top).sum() for ids in v.label_ids])
-        scores = np.log(np.maximum(mass, 1e-30)) - log_bias
+        scores = (np.log(np.maximum(mass, 1e-30)) - log_bias) / temperature
         p = np.exp(scores - scores.max())
         return p / p.sum()
 
     def _result(self, v: _Variant, logits, n_tokens: int, truncated: bool, ms: float) -> Sentiment:
-        p = self._label_probs(v, logits, v.log_bias)
+        p = self._label_probs(v, logits, v.log_bias, v.prompt.temperature)
         best = int(np.argmax(p))
         return Sentiment(
             label=LABELS[best],
