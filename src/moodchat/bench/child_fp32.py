@@ -12,15 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from moodchat.bench.workload import (
-    LONG,
-    SHORT,
-    BenchConfig,
-    Recorder,
-    baseline_chat,
-    cycle,
-    percentiles,
-)
+from moodchat.bench.workload import BenchConfig, Recorder, baseline_chat, baseline_sentiment
 
 
 def run(config: BenchConfig, start_rss: int) -> None:
@@ -46,7 +38,7 @@ def run(config: BenchConfig, start_rss: int) -> None:
     rec.memory("after_load")
     stop_ids = [tok.convert_tokens_to_ids("<|im_end|>"), tok.eos_token_id]
     generate = _generator(torch, model, tok, stop_ids)
-    _sentiment(config, rec, generate)
+    baseline_sentiment(config, rec, generate, generate.decode)
     rec.memory("peak_sentiment", peak=True)
 
     from moodchat.bench.naive import chat_prompt_text
@@ -94,24 +86,3 @@ def _generator(torch, model, tok, stop_ids):
 
     generate.decode = lambda ids: tok.decode(ids, skip_special_tokens=True)
     return generate
-
-
-def _sentiment(config: BenchConfig, rec: Recorder, generate) -> None:
-    from moodchat.bench.naive import parse_label, sentiment_prompt_text
-
-    rec.progress(f"sentiment: {config.baseline_short_runs} short, {config.baseline_long_runs} long")
-    generate(sentiment_prompt_text(SHORT[0]), 5, True)  # warm-up
-    labels = []
-    for kind, texts, n in (
-        ("short", SHORT, config.baseline_short_runs),
-        ("long", LONG, config.baseline_long_runs),
-    ):
-        times = []
-        for text in cycle(texts, n):
-            out, _, total = generate(sentiment_prompt_text(text), 5, True)
-            labels.append(parse_label(generate.decode(out), text))
-            times.append(total)
-        rec.put(f"sentiment_{kind}_ms", percentiles(times))
-        if kind == "short":
-            rec.put("batch_texts_per_s", round(len(times) / (sum(times) / 1000), 2))
-    rec.put("unparsed_labels", sum(lab is None for lab in labels))

@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import time
 
-from moodchat.bench.workload import (
-    LONG,
-    SHORT,
-    BenchConfig,
-    Recorder,
-    baseline_chat,
-    cycle,
-    percentiles,
-)
+from moodchat.bench.workload import BenchConfig, Recorder, baseline_chat, baseline_sentiment
 
 
 def run(config: BenchConfig, start_rss: int) -> None:
     rec = Recorder("naive-llama", start_rss)
     import llama_cpp
 
-    from moodchat.bench.naive import chat_prompt_text, parse_label, sentiment_prompt_text
+    from moodchat.bench.naive import chat_prompt_text
     from moodchat.hardware import physical_cores
     from moodchat.models import resolve_model
 
@@ -59,22 +51,9 @@ def run(config: BenchConfig, start_rss: int) -> None:
         end = time.perf_counter()
         return out, ((first or end) - start) * 1000, (end - start) * 1000
 
-    rec.progress(f"sentiment: {config.baseline_short_runs} short, {config.baseline_long_runs} long")
-    run_prompt(sentiment_prompt_text(SHORT[0]), 5, True)  # warm-up
-    labels = []
-    for kind, texts, n in (
-        ("short", SHORT, config.baseline_short_runs),
-        ("long", LONG, config.baseline_long_runs),
-    ):
-        times = []
-        for text in cycle(texts, n):
-            out, _, total = run_prompt(sentiment_prompt_text(text), 5, True)
-            labels.append(parse_label(llm.detokenize(out).decode("utf-8", "replace"), text))
-            times.append(total)
-        rec.put(f"sentiment_{kind}_ms", percentiles(times))
-        if kind == "short":
-            rec.put("batch_texts_per_s", round(len(times) / (sum(times) / 1000), 2))
-    rec.put("unparsed_labels", sum(lab is None for lab in labels))
+    baseline_sentiment(
+        config, rec, run_prompt, lambda out: llm.detokenize(out).decode("utf-8", "replace")
+    )
     rec.memory("peak_sentiment", peak=True)
     baseline_chat(
         config, rec, lambda m: run_prompt(chat_prompt_text(m), config.max_new_tokens, False)

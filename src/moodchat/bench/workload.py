@@ -158,6 +158,32 @@ def reply_128_ms(ttft_ms: float, tokens_per_s: float, n: int = 128) -> float:
     return round(ttft_ms + (n - 1) / tokens_per_s * 1000, 1) if tokens_per_s > 0 else 0.0
 
 
+def baseline_sentiment(config: BenchConfig, rec: Recorder, run_prompt, decode) -> None:
+    """Time the baselines' generate-and-parse sentiment, short then long texts.
+
+    ``run_prompt(prompt, max_tokens, greedy)`` -> (tokens, first_ms, total_ms) evaluates the
+    whole prompt from an empty cache; ``decode(tokens)`` -> text.
+    """
+    from moodchat.bench.naive import parse_label, sentiment_prompt_text  # imports moodchat
+
+    rec.progress(f"sentiment: {config.baseline_short_runs} short, {config.baseline_long_runs} long")
+    run_prompt(sentiment_prompt_text(SHORT[0]), 5, True)  # warm-up
+    labels = []
+    for kind, texts, n in (
+        ("short", SHORT, config.baseline_short_runs),
+        ("long", LONG, config.baseline_long_runs),
+    ):
+        times = []
+        for text in cycle(texts, n):
+            out, _, total = run_prompt(sentiment_prompt_text(text), 5, True)
+            labels.append(parse_label(decode(out), text))
+            times.append(total)
+        rec.put(f"sentiment_{kind}_ms", percentiles(times))
+        if kind == "short":
+            rec.put("batch_texts_per_s", round(len(times) / (sum(times) / 1000), 2))
+    rec.put("unparsed_labels", sum(lab is None for lab in labels))
+
+
 def baseline_chat(config: BenchConfig, rec: Recorder, reply) -> None:
     """Time the baselines' chat replies; ``reply(message)`` -> (tokens, first_ms, total_ms)."""
     rec.progress(f"chat: {config.baseline_chat_runs} replies")
