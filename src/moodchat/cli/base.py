@@ -40,25 +40,45 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def _apply(fn: Callable, options: list) -> Callable:
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def engine_options(fn: Callable) -> Callable:
+    """Options that pick the model, its backend and its threads (every model command)."""
+    return _apply(
+        fn,
+        [
+            click.option(
+                "--model",
+                "-m",
+                default=None,
+                help="GGUF file, HF directory or hub id "
+                "(default: offline Qwen2.5-Coder-0.5B GGUF).",
+            ),
+            click.option(
+                "--backend",
+                type=click.Choice(["llama", "transformers"]),
+                default="llama",
+                show_default=True,
+                help="Inference backend.",
+            ),
+            click.option(
+                "--threads",
+                "-t",
+                type=int,
+                default=None,
+                help="CPU threads (default: physical cores).",
+            ),
+        ],
+    )
+
+
 def model_options(fn: Callable) -> Callable:
-    """Options that pick the model and how it runs."""
+    """``engine_options`` plus dtype, role prompt versions and ``--no-pull``."""
     options = [
-        click.option(
-            "--model",
-            "-m",
-            default=None,
-            help="GGUF file, HF directory or hub id (default: offline Qwen2.5-Coder-0.5B GGUF).",
-        ),
-        click.option(
-            "--backend",
-            type=click.Choice(["llama", "transformers"]),
-            default="llama",
-            show_default=True,
-            help="Inference backend.",
-        ),
-        click.option(
-            "--threads", "-t", type=int, default=None, help="CPU threads (default: physical cores)."
-        ),
         click.option(
             "--dtype",
             type=click.Choice(["float32", "bfloat16"]),
@@ -75,9 +95,7 @@ def model_options(fn: Callable) -> Callable:
             "--no-pull", is_flag=True, help="Never download the default model; fail if absent."
         ),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+    return engine_options(_apply(fn, options))
 
 
 def backend_options(backend: str, dtype: str | None = None, **engine_options) -> dict:

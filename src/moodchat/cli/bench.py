@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from moodchat.cli.base import err_console, main, user_errors
+from moodchat.cli.base import engine_options, err_console, main, user_errors
 
 
 @main.command()
@@ -25,9 +25,7 @@ from moodchat.cli.base import err_console, main, user_errors
     type=click.Choice(["naive-llama", "fp32-transformers"]),
     help="Run only these baselines (default: both).",
 )
-@click.option("--backend", type=click.Choice(["llama", "transformers"]), default="llama")
-@click.option("--model", "-m", default=None, help="GGUF file (default: the offline model).")
-@click.option("--threads", "-t", type=int, default=None)
+@engine_options
 @click.option("--runs", type=int, default=24, show_default=True, help="Short sentiment runs.")
 @click.option("--long-runs", type=int, default=8, show_default=True)
 @click.option("--chat-runs", type=int, default=4, show_default=True)

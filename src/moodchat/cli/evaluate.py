@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from moodchat.cli.base import err_console, main, user_errors
+from moodchat.cli.base import engine_options, err_console, main, user_errors
 
 
 def _load_engine(model, backend, threads):
@@ -46,9 +46,7 @@ def _load_engine(model, backend, threads):
     default=Path("eval-out"),
     show_default=True,
 )
-@click.option("--model", "-m", default=None, help="GGUF file (default: the offline model).")
-@click.option("--backend", type=click.Choice(["llama", "transformers"]), default="llama")
-@click.option("--threads", "-t", type=int, default=None)
+@engine_options
 @user_errors
 def evaluate(
     files, text_column, label_column, prompts, limit, batch_size, max_input_tokens, out_dir,
