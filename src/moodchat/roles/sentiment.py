@@ -109,9 +109,21 @@ class SentimentRole:
         except BaseException:
             self.release()
             raise
-        default = self.variants[""]
-        self.prefix, self.label_ids = default.prefix, default.label_ids
-        self.log_bias = default.log_bias
+
+    @property
+    def prefix(self) -> Prefix:
+        """The fallback variant's cached prefix."""
+        return self.variants[""].prefix
+
+    @property
+    def label_ids(self) -> list[list[int]]:
+        """The fallback variant's answer-token ids, (positive, negative)."""
+        return self.variants[""].label_ids
+
+    @property
+    def log_bias(self) -> np.ndarray:
+        """The fallback variant's calibration bias (zeros without calibration)."""
+        return self.variants[""].log_bias
 
     def _distinct(self) -> list[_Variant]:
         return list({id(v): v for v in self.variants.values()}.values())
