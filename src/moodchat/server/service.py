@@ -205,15 +205,8 @@ async def _payload(state, job: ChatJob, event, session: dict, seen: dict) -> tup
 
 
 def sentiment_dict(s: Sentiment) -> dict:
-    """The public JSON of a sentiment verdict."""
-    return {
-        "label": s.label,
-        "confidence": round(s.confidence, 4),
-        "probabilities": {k: round(v, 4) for k, v in s.probabilities.items()},
-        "truncated": s.truncated,
-        "n_tokens": s.n_tokens,
-        "latency_ms": round(s.latency_ms, 2),
-    }
+    """The public JSON of a sentiment verdict (the role has already rounded its numbers)."""
+    return s.to_dict()
 
 
 async def chat_slot(state, deadline: float) -> Callable[[], Awaitable[None]]:
