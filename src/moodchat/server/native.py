@@ -36,10 +36,9 @@ from moodchat.server.service import (
     sentiment_dict,
 )
 from moodchat.server.sse import EventStream, sse
+from moodchat.sessions import SESSION_ID
 
 router = APIRouter(prefix="/v1", tags=["moodchat"])
-
-SESSION_PATTERN = r"^[A-Za-z0-9_.\-]{1,128}$"
 
 
 class SentimentRequest(BaseModel):
@@ -75,7 +74,7 @@ class ChatRequest(BaseModel):
     message: str = Field(description="The user's message.")
     session_id: str | None = Field(
         None,
-        pattern=SESSION_PATTERN,
+        pattern=SESSION_ID.pattern,
         description="Keep the conversation on the server under this id (excludes history).",
     )
     history: list[HistoryMessage] | None = Field(
