@@ -31,6 +31,7 @@ from moodchat.server.service import (
     chat_events,
     chat_slot,
     check_text,
+    collect_reply,
     deadline_for,
     prepare_chat,
     sentiment_dict,
@@ -162,14 +163,7 @@ async def _stream(state, job: ChatJob, request: Request):
 
 
 async def _collect(state, job: ChatJob, request: Request) -> dict:
-    out: dict = {}
-    async with aclosing(chat_events(state, job, request.is_disconnected)) as events:
-        async for kind, payload in events:
-            if kind == "sentiment":
-                out["sentiment"] = payload
-            elif kind == "done":
-                out.update(payload)
-    if "reply" not in out:
-        raise ApiError(499, "client_closed", "the client closed the connection")
+    mood, done = await collect_reply(state, job, request.is_disconnected)
+    out = ({"sentiment": mood} if mood is not None else {}) | done
     out.pop("type", None)
     return out

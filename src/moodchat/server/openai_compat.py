@@ -33,7 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from moodchat.engine import SamplingParams
 from moodchat.server.errors import ApiError
 from moodchat.server.native import model_name
-from moodchat.server.service import ChatJob, chat_events, chat_slot, deadline_for, prepare_chat
+from moodchat.server.service import (
+    ChatJob,
+    chat_events,
+    chat_slot,
+    collect_reply,
+    deadline_for,
+    prepare_chat,
+)
 from moodchat.server.sse import EventStream, sse
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -185,15 +192,7 @@ def _usage(done: dict) -> dict:
 
 
 async def _completion(state, job: ChatJob, request: Request, meta: dict) -> dict:
-    mood, done = None, None
-    async with aclosing(chat_events(state, job, request.is_disconnected)) as events:
-        async for kind, payload in events:
-            if kind == "sentiment":
-                mood = payload
-            elif kind == "done":
-                done = payload
-    if done is None:
-        raise ApiError(499, "client_closed", "the client closed the connection")
+    mood, done = await collect_reply(state, job, request.is_disconnected)
     choice = {
         "index": 0,
         "message": {"role": "assistant", "content": done["reply"]},

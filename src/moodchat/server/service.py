@@ -10,6 +10,7 @@ Contract:
   ``session_id`` the stored session history is used and a request ``history`` is refused
   (422), so the server's record is the only truth; without one, the request ``history``
   (at most ``max_history_messages`` turns) is used and nothing is stored.
+- ``collect_reply`` runs ``chat_events`` to the end for a non-streamed answer.
 - ``chat_events(state, job, is_disconnected)`` yields ``(event, payload)`` pairs:
   ``("sentiment", {...})``, ``("token", {"text"})``..., ``("done", {...})``. With a
   session it stores the user message (after the sentiment) and the reply (after the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 import anyio
@@ -183,6 +185,22 @@ async def chat_events(
             yield await _payload(state, job, event, session, seen)
     finally:
         await pump.aclose()
+
+
+async def collect_reply(
+    state, job: ChatJob, is_disconnected: Callable[[], Awaitable[bool]]
+) -> tuple[dict | None, dict]:
+    """A whole reply's ``sentiment`` and ``done`` payloads; 499 when the client left first."""
+    mood, done = None, None
+    async with aclosing(chat_events(state, job, is_disconnected)) as events:
+        async for kind, payload in events:
+            if kind == "sentiment":
+                mood = payload
+            elif kind == "done":
+                done = payload
+    if done is None:
+        raise ApiError(499, "client_closed", "the client closed the connection")
+    return mood, done
 
 
 async def _payload(state, job: ChatJob, event, session: dict, seen: dict) -> tuple[str, dict]:
