@@ -19,7 +19,6 @@ Needs the ``hf`` extra and scikit-learn (``pip install -e ".[hf,analysis]"``). A
 from __future__ import annotations
 
 import argparse
-import csv
 import warnings
 from pathlib import Path
 
@@ -31,18 +30,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from moodchat.engine.hf import TransformersEngine
+from moodchat.evaluate import load_dataset
 from moodchat.models import default_model_path
 from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import SentimentRole
 from moodchat.template import ChatML
-
-
-def read_rows(path: Path, text_column: str, label_column: str, limit: int) -> list[tuple]:
-    """``(text, 0/1)`` pairs; labels ``1``/``positive`` are positive."""
-    with path.open(encoding="utf-8", newline="") as f:
-        rows = [(r[text_column], str(r[label_column]).strip().lower()) for r in csv.DictReader(f)]
-    rows = rows[:limit] if limit else rows
-    return [(text, int(lab in ("1", "positive", "pos"))) for text, lab in rows]
 
 
 def features(role: SentimentRole, engine: TransformersEngine, text: str) -> tuple:
@@ -92,17 +84,18 @@ def main() -> None:
     ap.add_argument("--prompt", default=None, help="sentiment prompt version")
     ap.add_argument("--text-column", default="text")
     ap.add_argument("--label-column", default="label")
-    ap.add_argument("--limit", type=int, default=0, help="first N rows per file (0: all)")
+    ap.add_argument("--limit", type=int, default=None, help="evenly spaced N rows per file")
     ap.add_argument("--step", type=int, default=2, help="probe every STEP-th layer")
     ap.add_argument("--c", type=float, default=0.003, help="inverse L2 strength")
     args = ap.parse_args()
     engine = TransformersEngine(str(args.model or default_model_path()), dtype="float32")
     role = SentimentRole(engine, ChatML(engine), sentiment_prompt(args.prompt))
     for path in args.files:
-        rows = read_rows(path, args.text_column, args.label_column, args.limit)
-        feats = [features(role, engine, text) for text, _ in rows]
+        data = load_dataset(path, args.text_column, args.label_column, args.limit)
+        feats = [features(role, engine, text) for text in data.texts]
         last, mean, p_pos = (np.array(col) for col in zip(*feats))
-        report(path.name, last, mean, p_pos, np.array([y for _, y in rows]), args.step, args.c)
+        y = np.array([gold == "positive" for gold in data.gold], dtype=int)
+        report(path.name, last, mean, p_pos, y, args.step, args.c)
 
 
 if __name__ == "__main__":
