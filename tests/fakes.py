@@ -41,6 +41,9 @@ class FakeEngine(Engine):
         self.evaluated_tokens = 0
         self.generated: list[int] = []
         self.closed_generations = 0
+        self.adapters: list[str] = []
+        self.scored_with: list[int | None] = []
+        self.generated_with: list[int | None] = []
 
     def tokenize(self, text: str) -> list[int]:
         return list(text.encode("utf-8"))
@@ -58,14 +61,20 @@ class FakeEngine(Engine):
     def end_tokens(self) -> frozenset[int]:
         return frozenset({CONTROL["<|endoftext|>"]})
 
-    def cache_prefix(self, tokens: Sequence[int]) -> Prefix:
+    def cache_prefix(self, tokens: Sequence[int], adapter: int | None = None) -> Prefix:
+        assert adapter is None or 0 < adapter <= len(self.adapters)
         self.evaluated_tokens += len(tokens)
         handle = len(self.prefixes)
         self.prefixes[handle] = tuple(tokens)
-        return Prefix(handle, tuple(tokens))
+        return Prefix(handle, tuple(tokens), adapter)
+
+    def load_adapter(self, path: str) -> int:
+        self.adapters.append(str(path))
+        return len(self.adapters)
 
     def next_logits(self, prefix: Prefix, tokens: Sequence[int]) -> np.ndarray:
         assert prefix.handle in self.prefixes
+        self.scored_with.append(prefix.adapter)
         self.evaluated_tokens += len(tokens)
         logits = np.zeros(VOCAB, dtype=np.float32)
         happy = b"happy" in bytes(t for t in tokens if t < 256)
@@ -84,6 +93,7 @@ class FakeEngine(Engine):
         should_stop: Callable[[], bool] | None = None,
     ) -> Iterator[int]:
         self.evaluated_tokens += len(tokens)
+        self.generated_with.append(prefix.adapter)
         script = [*self.reply.encode("utf-8"), CONTROL["<|im_end|>"]]
         stops = self.end_tokens | (stop_tokens or frozenset())
         rng = np.random.default_rng(0)

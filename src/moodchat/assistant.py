@@ -3,6 +3,11 @@
 Contract:
 - ``Assistant.load()`` loads the default model (pulling it when absent and allowed) or the
   one named, builds the chat template, caches both role prefixes and warms up.
+- The sentiment role uses a trained LoRA adapter when one fits the model
+  (``RoleOptions.sentiment_adapter``: ``None``/``"auto"`` = the shipped adapter if the model
+  is the one it was trained on, ``"none"`` = prompt-only, or a path). With an adapter the
+  role runs the adapter's prompt version and temperature; the chat role never sees it.
+  Naming a sentiment prompt version with ``"auto"`` chooses the prompt-only path.
 - ``analyze(text)`` -> ``Sentiment``; ``analyze_many(texts)`` -> ``list[Sentiment]`` in
   input order. Invalid text raises ``InputError`` before any model work.
 - ``respond(message, history)`` yields one ``SentimentEvent``, then ``TokenEvent``s (whole
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from moodchat.engine import SamplingParams, load_engine
 from moodchat.engine.base import Engine
@@ -24,12 +29,13 @@ from moodchat.errors import InputError
 from moodchat.hardware import mib, peak_rss_bytes, rss_bytes
 from moodchat.inputs import clean_text
 from moodchat.models import resolve_model
-from moodchat.prompts import chat_prompt, sentiment_prompt
+from moodchat.prompts import SentimentPrompt, chat_prompt, sentiment_prompt
 from moodchat.roles import ChatRole, SentimentRole
 from moodchat.roles.chat import DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PROMPT_TOKENS
 from moodchat.roles.sentiment import DEFAULT_MAX_INPUT_TOKENS
 from moodchat.template import ChatML
 from moodchat.types import DoneEvent, Event, Message, Sentiment, SentimentEvent, TokenEvent
+from moodchat.weights.adapters import AdapterInfo, select_adapter
 
 HistoryItem = Message | Mapping[str, str]
 
@@ -40,6 +46,7 @@ class RoleOptions:
 
     sentiment_prompt: str | None = None
     chat_prompt: str | None = None
+    sentiment_adapter: str | None = None
     sentiment_max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS
     chat_max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS
     sampling: SamplingParams = field(default_factory=SamplingParams)
@@ -68,11 +75,15 @@ class Assistant:
         self.engine = engine
         self.options = options or RoleOptions()
         self.template = ChatML(engine)
+        self.sentiment_adapter = choose_sentiment_adapter(engine, self.options)
         self.sentiment = SentimentRole(
             engine,
             self.template,
-            sentiment_prompt(self.options.sentiment_prompt),
+            _sentiment_prompt_for(self.options.sentiment_prompt, self.sentiment_adapter),
             max_input_tokens=self.options.sentiment_max_input_tokens,
+            adapter=engine.load_adapter(self.sentiment_adapter.path)
+            if self.sentiment_adapter
+            else None,
         )
         self.chat = ChatRole(
             engine,
@@ -170,7 +181,9 @@ class Assistant:
 
     def info(self) -> dict:
         """Model, backend, prompts and memory facts."""
+        adapter = self.sentiment_adapter
         return self.engine.info() | {
+            "sentiment_adapter": adapter.to_dict() if adapter else None,
             "sentiment_prompt": self.sentiment.prompt.name,
             "chat_prompt": self.chat.prompt.name,
             "rss_mib": mib(rss_bytes()),
@@ -186,6 +199,28 @@ class Assistant:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def choose_sentiment_adapter(engine: Engine, options: RoleOptions) -> AdapterInfo | None:
+    """The sentiment adapter for this engine's model under ``options`` (None: prompt-only)."""
+    choice = options.sentiment_adapter
+    named_prompt = options.sentiment_prompt not in (None, "", "default")
+    if choice in (None, "", "auto") and named_prompt:
+        return None
+    info = select_adapter("sentiment", choice, engine.model_path)
+    if info is not None and named_prompt and options.sentiment_prompt != info.prompt:
+        raise InputError(
+            f"the sentiment adapter {info.path} was trained with prompt {info.prompt!r}, "
+            f"not {options.sentiment_prompt!r}; drop --sentiment-prompt or pass "
+            "--sentiment-adapter none"
+        )
+    return info
+
+
+def _sentiment_prompt_for(name: str | None, adapter: AdapterInfo | None) -> SentimentPrompt:
+    if adapter is None:
+        return sentiment_prompt(name)
+    return replace(sentiment_prompt(adapter.prompt), temperature=adapter.temperature)
 
 
 def _timings(start: float, reply_start: float, end: float, stats) -> dict[str, float]:

@@ -43,3 +43,9 @@ class ContextFullError(MoodchatError):
     """The model's context window has no room for this request right now."""
 
     code = "context_full"
+
+
+class AdapterError(MoodchatError):
+    """A LoRA adapter file is missing, corrupt, fails its sha256 or does not fit the model."""
+
+    code = "adapter_failed"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from moodchat.roles.sentiment import DEFAULT_MAX_INPUT_TOKENS, SentimentRole
 from moodchat.tabular import read_rows
 from moodchat.template import ChatML
 from moodchat.types import LABELS
+from moodchat.weights.adapters import AdapterInfo
 
 N_BINS = 10
 
@@ -239,13 +240,29 @@ def evaluate_prompts(
     max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
     batch_size: int = 16,
     progress: Progress | None = None,
+    adapter: AdapterInfo | None = None,
 ) -> list[PromptResult]:
-    """Every prompt version on every dataset, one cached prefix alive at a time."""
+    """Every prompt version on every dataset, one cached prefix alive at a time.
+
+    The version ``adapter`` was trained with runs with that adapter and its temperature
+    (reported as ``<prompt> + adapter``); every other version runs prompt-only.
+    """
     template = ChatML(engine)
+    handle = None
     out = []
     for name in prompt_names:
         prompt = sentiment_prompt(name)
-        role = SentimentRole(engine, template, prompt, max_input_tokens=max_input_tokens)
+        with_adapter = adapter is not None and prompt.name == adapter.prompt
+        if with_adapter:
+            handle = handle or engine.load_adapter(adapter.path)
+            prompt = replace(prompt, temperature=adapter.temperature)
+        role = SentimentRole(
+            engine,
+            template,
+            prompt,
+            max_input_tokens=max_input_tokens,
+            adapter=handle if with_adapter else None,
+        )
         prefix_tokens = role.prefix_tokens()
         try:
             scored = [
@@ -255,7 +272,7 @@ def evaluate_prompts(
             role.release()
         out.append(
             PromptResult(
-                prompt=prompt.name,
+                prompt=prompt.name + (" + adapter" if with_adapter else ""),
                 description=prompt.description,
                 prefix_tokens=prefix_tokens,
                 calibrated=prompt.calibrate,

@@ -7,7 +7,14 @@ message (no traceback); nothing is parsed at import time.
 
 from __future__ import annotations
 
-from moodchat.cli import bench, core, evaluate, history, serve  # noqa: F401  (each registers its commands)
+from moodchat.cli import (  # noqa: F401  (each registers its commands)
+    bench,
+    core,
+    evaluate,
+    history,
+    serve,
+    train,
+)
 from moodchat.cli.base import main
 
 __all__ = ["main"]

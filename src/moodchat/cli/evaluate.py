@@ -46,23 +46,36 @@ def _load_engine(model, backend, threads):
     default=Path("eval-out"),
     show_default=True,
 )
+@click.option(
+    "--sentiment-adapter",
+    "adapter_choice",
+    default=None,
+    metavar="PATH|auto|none",
+    help="Adapter for the prompt version it was trained with (default auto: the shipped one "
+    "when it fits the model).",
+)
 @engine_options
 @user_errors
 def evaluate(
     files, text_column, label_column, prompts, limit, batch_size, max_input_tokens, out_dir,
-    model, backend, threads,
+    adapter_choice, model, backend, threads,
 ) -> None:  # fmt: skip
-    """Evaluate sentiment prompt versions on labelled CSV/JSONL FILES."""
+    """Evaluate sentiment prompt versions on labelled CSV/JSONL FILES.
+
+    The version an adapter was trained with (a1-adapter) runs with that adapter.
+    """
     from rich.progress import Progress
 
     from moodchat.eval_report import markdown_table, write_reports
     from moodchat.evaluate import evaluate_prompts, load_dataset
     from moodchat.prompts import default_prompt_name, prompt_names
     from moodchat.roles.sentiment import DEFAULT_MAX_INPUT_TOKENS
+    from moodchat.weights.adapters import select_adapter
 
     names = _prompt_list(prompts, prompt_names("sentiment"), default_prompt_name("sentiment"))
     datasets = [load_dataset(f, text_column, label_column, limit) for f in files]
     engine = _load_engine(model, backend, threads)
+    adapter = select_adapter("sentiment", adapter_choice, engine.model_path)
     max_tokens = max_input_tokens or DEFAULT_MAX_INPUT_TOKENS
     total = len(names) * sum(len(d.texts) for d in datasets)
     with Progress(console=err_console) as bar:
@@ -74,6 +87,7 @@ def evaluate(
             max_input_tokens=max_tokens,
             batch_size=max(1, batch_size),
             progress=lambda name, n: bar.advance(task, n),
+            adapter=adapter,
         )
     meta = {
         "files": [str(f) for f in files],
@@ -84,6 +98,7 @@ def evaluate(
         "batch_size": batch_size,
         "max_input_tokens": max_tokens,
         "default_prompt": default_prompt_name("sentiment"),
+        "sentiment_adapter": adapter.to_dict() if adapter else None,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
     }
     paths = write_reports(results, out_dir, meta)

@@ -4,9 +4,13 @@ Contract:
 - ``tokenize(text)`` treats ``text`` as plain text: strings such as ``<|im_start|>`` become
   ordinary text tokens, never control tokens. ``control_token(name)`` is the only way to
   get a control token id.
-- ``cache_prefix(tokens)`` evaluates a fixed token sequence once and returns a ``Prefix``
-  handle; later calls that name the handle evaluate only their own new tokens.
-  Different prefixes never evict each other.
+- ``cache_prefix(tokens, adapter=None)`` evaluates a fixed token sequence once and returns a
+  ``Prefix`` handle; later calls that name the handle evaluate only their own new tokens.
+  Different prefixes never evict each other. ``release_prefix`` frees one.
+- ``load_adapter(path)`` loads a LoRA adapter once and returns its handle. A prefix cached
+  with ``adapter=handle`` is computed with the adapter on, and so is every token scored or
+  generated after it; every other prefix (the chat role's) runs on the bare base weights.
+  So a role's adapter never changes another role's results.
 - ``next_logits(prefix, tokens)`` returns the float32 logits over the vocabulary for the
   token that follows ``prefix + tokens`` (one forward pass over ``tokens``, no decoding).
 - ``generate(prefix, tokens, ...)`` yields sampled token ids one at a time; closing the
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from moodchat.engine.sampling import SamplingParams
+from moodchat.errors import AdapterError
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Prefix:
 
     handle: int
     tokens: tuple[int, ...]
+    adapter: int | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -69,8 +75,15 @@ class Engine(ABC):
         """Token ids that end a generation (end of turn, end of text)."""
 
     @abstractmethod
-    def cache_prefix(self, tokens: Sequence[int]) -> Prefix:
-        """Evaluate ``tokens`` once and keep the state under a new handle."""
+    def cache_prefix(self, tokens: Sequence[int], adapter: int | None = None) -> Prefix:
+        """Evaluate ``tokens`` once (with ``adapter`` on, if given) and keep the state."""
+
+    def release_prefix(self, prefix: Prefix) -> None:  # noqa: B027 - optional hook
+        """Free a cached prefix; the handle is unusable afterwards."""
+
+    def load_adapter(self, path: str) -> int:
+        """Load the LoRA adapter at ``path`` once; its handle goes to ``cache_prefix``."""
+        raise AdapterError(f"the {self.backend} backend cannot load LoRA adapters")
 
     @abstractmethod
     def next_logits(self, prefix: Prefix, tokens: Sequence[int]) -> np.ndarray:

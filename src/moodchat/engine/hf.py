@@ -19,6 +19,9 @@ Contract (see ``moodchat.engine.base``) plus:
 - Model steps take the shared ``StepLock``: scoring at ``SCORE_PRIORITY``, each generation
   step at ``GENERATE_PRIORITY``. Closing a generator drops its cache.
 - The model is warmed up at load (one short prefix and one scoring call).
+- ``load_adapter`` reads a moodchat GGUF LoRA adapter and injects it with PEFT under its own
+  name; each forward pass turns on exactly the adapter of the prefix it extends (none for
+  the chat role's prefixes), so the bare model's results are unchanged by loading one.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.llama import check_gguf_file
 from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
-from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError
+from moodchat.errors import AdapterError, ContextFullError, ModelLoadError, ModelNotFoundError
 from moodchat.hardware import physical_cores
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -119,10 +122,18 @@ class TransformersEngine(Engine):
         self._lock = StepLock()
         self._prefixes: dict[int, tuple[KV, np.ndarray]] = {}
         self._handles = itertools.count()
+        self._adapters: dict[int, str] = {}
+        self._lora_modules: list = []
+        self._active_adapter: int | None = None
         if warm_up:
             prefix = self.cache_prefix(self.tokenize("Hello"))
             self.next_logits(prefix, self.tokenize(" world"))
             self.release_prefix(prefix)
+
+    @property
+    def model(self):
+        """The underlying transformers model (for training; serving goes through the API)."""
+        return self._model
 
     # -- loading -----------------------------------------------------------------
     def _load(self, source: str, dtype: torch.dtype):
@@ -211,8 +222,9 @@ class TransformersEngine(Engine):
         with torch.inference_mode():
             return DynamicCache(kv) if kv else DynamicCache()
 
-    def _hidden(self, cache, ids: torch.Tensor) -> torch.Tensor:
+    def _hidden(self, cache, ids: torch.Tensor, adapter: int | None) -> torch.Tensor:
         """Last-layer hidden states of ``ids`` (rows x tokens) appended to ``cache``."""
+        self._use_adapter(adapter)
         with torch.inference_mode():
             out = self._base(input_ids=ids, use_cache=True, **{self._cache_kw: cache})
         return out.last_hidden_state
@@ -221,28 +233,32 @@ class TransformersEngine(Engine):
         with torch.inference_mode():
             return self._head(hidden).float().numpy()
 
-    def _step(self, cache, tokens: Sequence[int], start: int) -> np.ndarray:
+    def _step(
+        self, cache, tokens: Sequence[int], start: int, adapter: int | None = None
+    ) -> np.ndarray:
         """Evaluate ``tokens`` after ``start`` cached ones; logits after the last."""
         if start + len(tokens) > self.n_ctx:
             raise ContextFullError(
                 f"{start + len(tokens)} tokens exceed the model's context of {self.n_ctx}"
             )
-        hidden = self._hidden(cache, torch.tensor([list(tokens)], dtype=torch.long))
+        hidden = self._hidden(cache, torch.tensor([list(tokens)], dtype=torch.long), adapter)
         return self._logits(hidden[0, -1])
 
     @staticmethod
     def _kv_of(cache) -> KV:
         return tuple((layer.keys, layer.values) for layer in cache.layers)
 
-    def cache_prefix(self, tokens: Sequence[int]) -> Prefix:
+    def cache_prefix(self, tokens: Sequence[int], adapter: int | None = None) -> Prefix:
         if not tokens:
             raise ValueError("cache_prefix needs at least one token")
+        if adapter is not None and adapter not in self._adapters:
+            raise ValueError(f"unknown adapter handle {adapter}")
         with self._lock.hold(SCORE_PRIORITY):
             cache = self._cache(())
-            logits = self._step(cache, tokens, 0)
+            logits = self._step(cache, tokens, 0, adapter)
         handle = next(self._handles)
         self._prefixes[handle] = (self._kv_of(cache), logits)
-        return Prefix(handle=handle, tokens=tuple(tokens))
+        return Prefix(handle=handle, tokens=tuple(tokens), adapter=adapter)
 
     def release_prefix(self, prefix: Prefix) -> None:
         """Drop a cached prefix's key/value tensors."""
@@ -259,7 +275,7 @@ class TransformersEngine(Engine):
             raise ValueError("next_logits needs at least one token")
         kv, _ = self._prefix_kv(prefix)
         with self._lock.hold(SCORE_PRIORITY):
-            return self._step(self._cache(kv), tokens, len(prefix))
+            return self._step(self._cache(kv), tokens, len(prefix), prefix.adapter)
 
     def next_logits_many(self, prefix: Prefix, batch: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """Score continuations in right-padded batches of at most ``batch_tokens`` tokens."""
@@ -274,7 +290,7 @@ class TransformersEngine(Engine):
             ids = torch.tensor([[*batch[i], *[0] * (width - len(batch[i]))] for i in group])
             last = torch.tensor([len(batch[i]) - 1 for i in group])
             with self._lock.hold(SCORE_PRIORITY):
-                hidden = self._hidden(self._cache(kv, rows=len(group)), ids)
+                hidden = self._hidden(self._cache(kv, rows=len(group)), ids, prefix.adapter)
                 logits = self._logits(hidden[torch.arange(len(group)), last])
             for row, i in enumerate(group):
                 results[i] = logits[row]
@@ -307,13 +323,13 @@ class TransformersEngine(Engine):
         cache = self._cache(kv)  # freed with this generator's frame when it closes
         if tokens:
             with self._lock.hold(GENERATE_PRIORITY):
-                logits = self._step(cache, tokens, len(prefix))
+                logits = self._step(cache, tokens, len(prefix), prefix.adapter)
         else:
             logits = prefix_logits
 
         def step(token: int, pos: int) -> np.ndarray:
             with self._lock.hold(GENERATE_PRIORITY):
-                return self._step(cache, [token], pos)
+                return self._step(cache, [token], pos, prefix.adapter)
 
         yield from decode_loop(
             logits,
@@ -325,6 +341,63 @@ class TransformersEngine(Engine):
             stops=self._end_tokens | (stop_tokens or frozenset()),
             should_stop=should_stop,
         )
+
+    # -- adapters ------------------------------------------------------------------
+    def load_adapter(self, path: str) -> int:
+        """Inject a moodchat GGUF LoRA adapter with PEFT; it stays off until a prefix uses it."""
+        from peft import LoraConfig, inject_adapter_in_model
+        from peft.tuners.lora import LoraLayer
+
+        from moodchat.weights.adapters import adapter_tensors, read_adapter
+
+        info = read_adapter(path)
+        pairs = self._adapter_pairs(adapter_tensors(path))
+        handle = len(self._adapters) + 1
+        name = f"moodchat_{handle}"
+        config = LoraConfig(
+            r=info.rank, lora_alpha=info.alpha, lora_dropout=0.0, target_modules=list(pairs)
+        )
+        with self._lock.hold(SCORE_PRIORITY):
+            inject_adapter_in_model(config, self._model, adapter_name=name)
+            for module_name, (a, b) in pairs.items():
+                module = self._model.get_submodule(module_name)
+                module.lora_A[name].weight.data.copy_(torch.from_numpy(a))
+                module.lora_B[name].weight.data.copy_(torch.from_numpy(b))
+            self._lora_modules = [m for m in self._model.modules() if isinstance(m, LoraLayer)]
+            self._adapters[handle] = name
+            self._active_adapter = -1  # unknown: the next forward pass sets it
+        return handle
+
+    def _adapter_pairs(self, tensors: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """{module name: (A, B)} for every linear module the adapter has matrices for."""
+        from moodchat.weights.adapters import gguf_base_name
+
+        n_layers = int(self._model.config.num_hidden_layers)
+        pairs = {}
+        for module_name, module in self._model.named_modules():
+            base = gguf_base_name(module_name, n_layers) if module_name else None
+            if base is None or f"{base}.lora_a" not in tensors:
+                continue
+            a, b = tensors[f"{base}.lora_a"], tensors[f"{base}.lora_b"]
+            weight = module.weight
+            if a.shape[1] != weight.shape[1] or b.shape[0] != weight.shape[0]:
+                raise AdapterError(f"adapter tensor {base} does not fit this model's {module_name}")
+            pairs[module_name] = (a, b)
+        if not pairs:
+            raise AdapterError("the adapter has no tensor that fits this model")
+        return pairs
+
+    def _use_adapter(self, adapter: int | None) -> None:
+        """Turn on exactly ``adapter`` (None: the bare model) in every LoRA module."""
+        if adapter == self._active_adapter:
+            return
+        for module in self._lora_modules:
+            if adapter is None:
+                module.enable_adapters(False)
+            else:
+                module.enable_adapters(True)
+                module.set_adapter(self._adapters[adapter])
+        self._active_adapter = adapter
 
     def info(self) -> dict:
         config = self._model.config

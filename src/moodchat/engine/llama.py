@@ -9,6 +9,14 @@ Contract (see ``moodchat.engine.base``) plus:
 - A missing file raises ``ModelNotFoundError``; a file that is not a loadable GGUF raises
   ``ModelLoadError``. Neither crashes the process.
 - The model is warmed up at load (one small decode), so the first request is not the slow one.
+- LoRA adapters are loaded once (``llama_adapter_lora_init``) and switched per decode:
+  every sequence remembers the adapter of the prefix it came from, and before each
+  ``llama_decode`` the context's adapter set is made to match (``llama_set_adapters_lora``,
+  a no-op when unchanged). One batch never mixes sequences of two adapters, since each
+  call decodes continuations of one prefix. The alternative, a second context on the same
+  model with the adapter always on, was measured against this one (docs/evaluation.md):
+  switching costs well under a millisecond per switch here, while a second context costs its
+  own KV cache and compute buffers in RSS, so one context it is.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import numpy as np
 from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
-from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError
+from moodchat.errors import AdapterError, ContextFullError, ModelLoadError, ModelNotFoundError
 from moodchat.hardware import physical_cores
 
 GGUF_MAGIC = b"GGUF"
@@ -143,6 +151,9 @@ class LlamaEngine(Engine):
         self._lock = StepLock()
         self._seqs = _SequencePool(n_seq_max)
         self._prefix_seq: dict[int, int] = {}
+        self._adapters: dict[int, object] = {}
+        self._seq_adapter: dict[int, int | None] = {}
+        self._active_adapter: int | None = None
         self._end_tokens = self._find_end_tokens()
         if warm_up:
             self.next_logits(self.cache_prefix(self.tokenize("Hello")), self.tokenize(" world"))
@@ -230,7 +241,37 @@ class LlamaEngine(Engine):
             b.logits[i] = logits
         b.n_tokens = len(items)
 
+    def load_adapter(self, path: str) -> int:
+        """Load a GGUF LoRA adapter for this model; ``AdapterError`` if llama.cpp refuses it."""
+        with self._lock.hold(SCORE_PRIORITY):
+            ptr = self._lib.llama_adapter_lora_init(self._model, str(path).encode())
+        if not ptr:
+            why = f" ({self._log.errors[-1]})" if self._log.errors else ""
+            raise AdapterError(
+                f"llama.cpp could not load the adapter {path}{why}: it is corrupt or was made "
+                "for another base model"
+            )
+        handle = len(self._adapters) + 1
+        self._adapters[handle] = ptr
+        return handle
+
+    def _switch_adapter(self, seq: int) -> None:
+        """Make the context's LoRA set the one ``seq``'s prefix was computed with."""
+        want = self._seq_adapter.get(seq)
+        if want == self._active_adapter:
+            return
+        if want is None:
+            rc = self._lib.llama_set_adapters_lora(self._ctx, None, 0, None)
+        else:
+            ptrs = (self._lib.llama_adapter_lora_p_ctypes * 1)(self._adapters[want])
+            scales = (ctypes.c_float * 1)(1.0)
+            rc = self._lib.llama_set_adapters_lora(self._ctx, ptrs, 1, scales)
+        if rc != 0:
+            raise RuntimeError(f"llama_set_adapters_lora failed with code {rc}")
+        self._active_adapter = want
+
     def _decode(self, items: Sequence[tuple[int, int, int, bool]]) -> None:
+        self._switch_adapter(items[0][2])
         self._fill(items)
         rc = self._lib.llama_decode(self._ctx, self._batch)
         if rc == 1:
@@ -266,8 +307,11 @@ class LlamaEngine(Engine):
     def _forget(self, seq: int, start: int = -1) -> None:
         self._lib.llama_memory_seq_rm(self._mem, seq, start, -1)
 
-    def cache_prefix(self, tokens: Sequence[int]) -> Prefix:
+    def cache_prefix(self, tokens: Sequence[int], adapter: int | None = None) -> Prefix:
+        if adapter is not None and adapter not in self._adapters:
+            raise ValueError(f"unknown adapter handle {adapter}")
         (seq,) = self._seqs.take()
+        self._seq_adapter[seq] = adapter
         try:
             with self._lock.hold(SCORE_PRIORITY):
                 self._forget(seq)
@@ -275,9 +319,14 @@ class LlamaEngine(Engine):
         except BaseException:
             self._seqs.give(seq)
             raise
-        prefix = Prefix(handle=seq, tokens=tuple(tokens))
+        prefix = Prefix(handle=seq, tokens=tuple(tokens), adapter=adapter)
         self._prefix_seq[seq] = seq
         return prefix
+
+    def _copy_prefix(self, prefix: Prefix, seq: int) -> None:
+        """Start ``seq`` as a copy of the prefix's KV, on the prefix's adapter."""
+        self._lib.llama_memory_seq_cp(self._mem, prefix.handle, seq, 0, len(prefix))
+        self._seq_adapter[seq] = prefix.adapter
 
     def release_prefix(self, prefix: Prefix) -> None:
         """Drop a cached prefix and return its sequence to the pool."""
@@ -303,7 +352,7 @@ class LlamaEngine(Engine):
             try:
                 with self._lock.hold(SCORE_PRIORITY):
                     for seq in seqs:
-                        self._lib.llama_memory_seq_cp(self._mem, prefix.handle, seq, 0, len(prefix))
+                        self._copy_prefix(prefix, seq)
                     rows, outputs = self._group_rows(prefix, batch, group, seqs)
                     self._decode(rows)
                     for i, out in zip(group, outputs):
@@ -356,7 +405,7 @@ class LlamaEngine(Engine):
         (seq,) = self._seqs.take()
         try:
             with self._lock.hold(GENERATE_PRIORITY):
-                self._lib.llama_memory_seq_cp(self._mem, prefix.handle, seq, 0, len(prefix))
+                self._copy_prefix(prefix, seq)
                 logits = self._decode_run(list(tokens), seq, len(prefix))
 
             def step(token: int, pos: int) -> np.ndarray:
@@ -388,6 +437,7 @@ class LlamaEngine(Engine):
         }
 
     def close(self) -> None:
+        self._adapters = {}  # llama.cpp frees a model's adapters with the model
         if getattr(self, "_ctx", None):
             self._lib.llama_batch_free(self._batch)
             self._lib.llama_free(self._ctx)

@@ -13,6 +13,8 @@ Contract:
   ("Calibrate Before Use", Zhao et al. 2021).
 - The prompt's ``temperature`` divides the two labels' log-scores before the softmax
   (temperature scaling, Guo et al. 2017): it changes the confidence, never the label.
+- With ``adapter`` (an ``Engine.load_adapter`` handle) every prefix is cached with that
+  LoRA adapter on, so every text is scored with it; the read-out is unchanged.
 - Texts longer than ``max_input_tokens`` keep their head and tail (``truncated=True``).
 - A prompt with per-language variants (``SentimentPrompt.languages``) gets one cached prefix,
   label-word set and calibration per language; each text goes to its language's variant
@@ -53,13 +55,15 @@ class _Variant:
 
     def __init__(self, role: SentimentRole, prompt: SentimentPrompt) -> None:
         self.prompt = prompt
-        self.label_ids = _label_ids(role.engine, prompt)
-        self.prefix = role.engine.cache_prefix(_prefix_tokens(role.template, prompt))
-        self.answer_tokens = _answer_prefix(role.template, prompt)
+        self.label_ids = answer_ids(role.engine, prompt)
+        self.prefix = role.engine.cache_prefix(
+            prefix_tokens(role.template, prompt), adapter=role.adapter
+        )
         self.log_bias = np.zeros(len(LABELS))
 
 
-def _label_ids(engine: Engine, prompt: SentimentPrompt) -> list[list[int]]:
+def answer_ids(engine: Engine, prompt: SentimentPrompt) -> list[list[int]]:
+    """Answer-token ids per label (positive, negative), none shared between the two."""
     ids = [label_token_ids(engine, prompt.answer(lab)) for lab in LABELS]
     shared = set(ids[0]) & set(ids[1])
     ids = [[i for i in group if i not in shared] for group in ids]
@@ -73,12 +77,21 @@ def _answer_prefix(t: ChatML, prompt: SentimentPrompt) -> list[int]:
     return t.text(prompt.answer_prefix) if prompt.answer_prefix else []
 
 
-def _prefix_tokens(t: ChatML, prompt: SentimentPrompt) -> list[int]:
+def prefix_tokens(t: ChatML, prompt: SentimentPrompt) -> list[int]:
+    """The cached part: system prompt, the prompt's examples, the opening of the user turn."""
     tokens = t.turn("system", prompt.system)
     for ex in prompt.examples:
         reply = _answer_prefix(t, prompt) + t.text(prompt.answer(ex.label))
         tokens += t.turn("user", ex.text) + t.turn("assistant", reply)
     return tokens + t.open_turn("user")
+
+
+def request_tokens(
+    t: ChatML, prompt: SentimentPrompt, text: str, max_input_tokens: int
+) -> tuple[list[int], bool]:
+    """Per-text tokens after the prefix (head and tail if too long) and whether it was cut."""
+    body, truncated = head_tail(t.text(text), max_input_tokens)
+    return body + t.reply_start() + _answer_prefix(t, prompt), truncated
 
 
 class SentimentRole:
@@ -91,8 +104,10 @@ class SentimentRole:
         prompt: SentimentPrompt,
         *,
         max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
+        adapter: int | None = None,
     ) -> None:
         self.engine = engine
+        self.adapter = adapter
         self.template = template
         self.prompt = prompt
         self.max_input_tokens = max_input_tokens
@@ -138,10 +153,8 @@ class SentimentRole:
 
     def release(self) -> None:
         """Free the cached prefixes on engines that can (the role is unusable afterwards)."""
-        release = getattr(self.engine, "release_prefix", None)
         for v in self._distinct():
-            if release is not None:
-                release(v.prefix)
+            self.engine.release_prefix(v.prefix)
         self.variants = {}
 
     def _variant(self, text: str) -> _Variant:
@@ -149,8 +162,7 @@ class SentimentRole:
 
     def _request_tokens(self, text: str, variant: _Variant | None = None) -> tuple[list[int], bool]:
         v = variant or self._variant(text)
-        body, truncated = head_tail(self.template.text(text), self.max_input_tokens)
-        return body + self.template.reply_start() + v.answer_tokens, truncated
+        return request_tokens(self.template, v.prompt, text, self.max_input_tokens)
 
     def _content_free_bias(self, v: _Variant) -> np.ndarray:
         batch = [self._request_tokens(t, v)[0] for t in self.prompt.content_free_inputs]

@@ -126,12 +126,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _load(app: FastAPI) -> None:
     """Load the configured model in a worker thread and mark the app ready."""
-    from moodchat.assistant import Assistant
+    from moodchat.assistant import Assistant, RoleOptions
 
     s = app.state.settings
+    options = RoleOptions(sentiment_adapter=s.sentiment_adapter)
 
     def load():
-        return Assistant.load(s.model, backend=s.backend, threads=s.threads, auto_pull=s.auto_pull)
+        return Assistant.load(
+            s.model, backend=s.backend, threads=s.threads, auto_pull=s.auto_pull, options=options
+        )
 
     try:
         app.state.assistant = await run_model(load)

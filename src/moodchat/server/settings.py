@@ -34,6 +34,11 @@ class ServerSettings(BaseSettings):
     threads: int | None = Field(
         None, ge=1, description="CPU threads for the model (default: physical cores)."
     )
+    sentiment_adapter: str | None = Field(
+        None,
+        description="Sentiment LoRA adapter: a path, 'auto' (default: the shipped one when the "
+        "model is the one it was trained on) or 'none' (prompt-only).",
+    )
     auto_pull: bool = Field(
         True, description="Download the default model at startup when it is absent."
     )

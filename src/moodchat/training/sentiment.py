@@ -1,0 +1,250 @@
+"""``moodchat train-sentiment``: a LoRA adapter that makes the sentiment read-out right.
+
+Contract:
+- The base model is loaded through transformers from the same GGUF file llama.cpp serves
+  (dequantized), so the adapter is trained on exactly the served weights.
+- Each example is the serving sequence: the adapter prompt's cached prefix, the text (head
+  and tail kept past ``max_text_tokens``), the end of the user turn and the opening of the
+  assistant's (``moodchat.roles.sentiment.prefix_tokens`` / ``request_tokens``). The loss
+  is cross-entropy over the two labels' answer-token scores at the answer position, the
+  same quantities the role compares, so the read-out, the API and the confidence stay.
+- Data: a seeded, label- and language-balanced sample of the CSVs in ``data_dir``
+  (``zh_*.csv`` share the Chinese half, ``en_*.csv`` the English half), the everyday
+  messages written for this project (``training/data/everyday_sentiment.csv``), and
+  attacked copies (``moodchat.training.data.with_attacks``). A held-out slice of the
+  training sample fits the temperature; ``dev`` files are only measured, never trained on.
+- The output is a GGUF LoRA adapter (``moodchat.training.export``) with metadata: base
+  sha256/size/fingerprint, prompt version, K, rank, temperature and a provenance record
+  (files with sha256, row counts, hyper-parameters, held-out and dev accuracy).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from moodchat.evaluate import expected_calibration_error
+from moodchat.prompts import sentiment_prompt
+from moodchat.pull import sha256_file
+from moodchat.roles.sentiment import answer_ids, prefix_tokens, request_tokens
+from moodchat.training.data import (
+    LabelledText,
+    balanced_sample,
+    label_counts,
+    read_labelled,
+    split_holdout,
+    with_attacks,
+)
+from moodchat.training.export import lora_tensors, write_adapter
+from moodchat.training.layers import SplitModel
+from moodchat.training.lora import (
+    Example,
+    attach_lora,
+    cache_lower,
+    fit_temperature,
+    predict,
+    train,
+)
+from moodchat.types import LABELS
+from moodchat.weights.adapters import base_fingerprint
+
+ADAPTER_PROMPT = "a1-adapter"
+EVERYDAY_FILE = "everyday_sentiment.csv"
+
+
+@dataclass
+class SentimentTrainConfig:
+    """Everything that decides the adapter; recorded in its provenance."""
+
+    model: str
+    data_dir: str
+    out: str
+    dev: list[str] = field(default_factory=list)
+    per_language: int = 4000
+    everyday_repeat: int = 2
+    attack_fraction: float = 0.1
+    holdout: int = 400
+    top_layers: int = 6
+    rank: int = 8
+    alpha: float = 16.0
+    epochs: int = 1
+    batch_size: int = 16
+    lr: float = 5e-4
+    max_text_tokens: int = 64
+    seed: int = 0
+    threads: int | None = None
+    prompt: str = ADAPTER_PROMPT
+
+
+Report = Callable[[str, int, int, str], None]  # (stage, done, total, detail)
+
+
+def everyday_path() -> Path:
+    """The everyday messages written for this project (package data)."""
+    return Path(str(resources.files("moodchat.training").joinpath(f"data/{EVERYDAY_FILE}")))
+
+
+def training_rows(config: SentimentTrainConfig, rng: random.Random) -> tuple[list, list[dict]]:
+    """(rows, file records): the balanced sample, everyday rows and attacked copies."""
+    files = sorted(Path(config.data_dir).glob("*.csv"))
+    if not files:
+        raise FileNotFoundError(f"no training CSV files in {config.data_dir}")
+    groups = {f.name: read_labelled(f) for f in files}
+    zh = {k: v for k, v in groups.items() if k.startswith("zh_")}
+    en = {k: v for k, v in groups.items() if not k.startswith("zh_")}
+    rows: list[LabelledText] = []
+    for lang in (zh, en):
+        if lang:
+            rows += balanced_sample(lang, config.per_language // (2 * len(lang)), rng)
+    everyday = read_labelled(everyday_path())
+    rows += everyday * config.everyday_repeat
+    records = [
+        {"file": f.name, "sha256": sha256_file(f), "rows": len(groups[f.name])} for f in files
+    ]
+    records.append(
+        {
+            "file": f"moodchat/training/data/{EVERYDAY_FILE}",
+            "sha256": sha256_file(everyday_path()),
+            "rows": len(everyday),
+            "written_for_this_project": True,
+        }
+    )
+    return rows, records
+
+
+class _Sequences:
+    """Serving token sequences for texts under one prompt."""
+
+    def __init__(self, engine, template, prompt, max_text_tokens: int) -> None:
+        self.template, self.prompt, self.limit = template, prompt, max_text_tokens
+        self.prefix = prefix_tokens(template, prompt)
+        self.label_ids = answer_ids(engine, prompt)
+
+    def example(self, row: LabelledText) -> Example:
+        body, _ = request_tokens(self.template, self.prompt, row.text, self.limit)
+        return Example(tuple(self.prefix + body), LABELS.index(row.label))
+
+
+def base_weights_file(model: str) -> Path:
+    """The file that identifies the base: the GGUF itself, or an HF directory's weights."""
+    path = Path(model)
+    if path.is_dir():
+        files = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+        if not files:
+            raise FileNotFoundError(f"no weights file in {path}")
+        return files[0]
+    return path
+
+
+def _metrics(scores: torch.Tensor, targets: Sequence[int], temperature: float) -> dict:
+    probs = torch.softmax(scores / temperature, dim=-1)
+    conf, pred = probs.max(dim=-1)
+    correct = [int(p) == t for p, t in zip(pred, targets)]
+    return {
+        "n": len(correct),
+        "accuracy": round(sum(correct) / max(1, len(correct)), 4),
+        "ece": round(expected_calibration_error(conf.tolist(), correct), 4),
+    }
+
+
+def _load_base(config: SentimentTrainConfig):
+    from moodchat.engine.hf import TransformersEngine
+    from moodchat.template import ChatML
+
+    engine = TransformersEngine(config.model, threads=config.threads, warm_up=False)
+    return engine, ChatML(engine)
+
+
+def _measure(split, seqs, rows, report, stage) -> tuple[torch.Tensor, list[int]]:
+    examples = [seqs.example(r) for r in rows]
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        report(stage, done[0], len(examples), "")
+
+    cached = cache_lower(split, examples, on_batch=tick)
+    scores = predict(split, examples, cached, seqs.label_ids)
+    return scores, [e.target for e in examples]
+
+
+def train_sentiment(config: SentimentTrainConfig, report: Report) -> dict:
+    """Train, measure and write the adapter; returns its metadata."""
+    start = time.perf_counter()
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    rows, records = training_rows(config, rng)
+    train_rows, holdout = split_holdout(rows, config.holdout, rng)
+    train_rows = with_attacks(train_rows, config.attack_fraction, rng)
+    engine, template = _load_base(config)
+    prompt = sentiment_prompt(config.prompt)
+    seqs = _Sequences(engine, template, prompt, config.max_text_tokens)
+    model = engine.model
+    split = SplitModel(model, config.top_layers)
+    examples = [seqs.example(r) for r in train_rows]
+    done = [0]
+
+    def cache_tick(n: int) -> None:
+        done[0] += n
+        report("caching frozen layers", done[0], len(examples), "")
+
+    cached = cache_lower(split, examples, on_batch=cache_tick)
+    peft_model = attach_lora(model, split.upper_indices, config.rank, config.alpha, config.seed)
+    steps = [0]
+
+    def step_tick(n: int, loss: float) -> None:
+        steps[0] += n
+        report("training", steps[0], len(examples) * config.epochs, f"loss {loss:.4f}")
+
+    losses = train(
+        split,
+        peft_model,
+        examples,
+        cached,
+        seqs.label_ids,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        seed=config.seed,
+        on_step=step_tick,
+    )
+    del cached
+    scores, targets = _measure(split, seqs, holdout, report, "held-out check")
+    temperature = fit_temperature(scores, targets)
+    evaluation = {"holdout": _metrics(scores, targets, temperature)}
+    for path in config.dev:
+        dev_scores, dev_targets = _measure(
+            split, seqs, read_labelled(path), report, f"measuring {Path(path).name}"
+        )
+        evaluation[Path(path).name] = _metrics(dev_scores, dev_targets, temperature)
+    provenance = {
+        "config": {k: v for k, v in asdict(config).items() if k not in ("out", "threads")},
+        "data": records,
+        "rows": label_counts(train_rows),
+        "epoch_loss": [round(x, 4) for x in losses],
+        "measured": evaluation,
+        "dev_accuracy": {k: v["accuracy"] for k, v in evaluation.items() if k != "holdout"},
+        "train_seconds": round(time.perf_counter() - start, 1),
+        "torch": torch.__version__,
+    }
+    weights = base_weights_file(config.model)
+    metadata = {
+        "role": "sentiment",
+        "base_sha256": sha256_file(weights),
+        "base_size": weights.stat().st_size,
+        "base_fingerprint": base_fingerprint(weights),
+        "prompt": prompt.name,
+        "top_layers": config.top_layers,
+        "rank": config.rank,
+        "temperature": temperature,
+        "provenance": provenance,
+    }
+    tensors = lora_tensors(peft_model, split.n_layers)
+    write_adapter(config.out, tensors, alpha=config.alpha, metadata=metadata)
+    return metadata
