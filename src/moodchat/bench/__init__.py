@@ -2,7 +2,8 @@
 
 Contract:
 - ``run_bench(config, baselines)`` starts one child process per stack (moodchat first,
-  then ``naive-llama`` and ``fp32-transformers`` if asked), so every stack's memory phases
+  then ``prompt-only`` — moodchat with the sentiment adapter off —, ``naive-llama`` and
+  ``fp32-transformers`` if asked), so every stack's memory phases
   start from a bare interpreter and never include another stack's allocations. Each child
   records RSS before importing anything of the stack under test and prints one
   ``BENCH-RESULT`` JSON line; its progress goes to stderr. A child that fails or runs past
@@ -20,15 +21,19 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 from moodchat.bench.workload import BenchConfig
 
 CHILDREN = {
     "moodchat": "moodchat.bench.child_moodchat",
+    "prompt-only": "moodchat.bench.child_moodchat",
     "naive-llama": "moodchat.bench.child_llama",
     "fp32-transformers": "moodchat.bench.child_fp32",
 }
-BASELINES = ("naive-llama", "fp32-transformers")
+BASELINES = ("prompt-only", "naive-llama", "fp32-transformers")
+# Stacks that are moodchat with other options: the sentiment role without its adapter.
+STACK_OPTIONS = {"prompt-only": {"sentiment_adapter": "none"}}
 
 _BOOT = (
     "import os, sys\n"
@@ -46,7 +51,7 @@ _BOOT = (
 
 def run_child(name: str, config: BenchConfig, timeout_s: float = 900) -> dict:
     """Run one stack's benchmark in a fresh interpreter and return its measurements."""
-    config.spawned_at = time.time()
+    config = replace(config, **STACK_OPTIONS.get(name, {}), spawned_at=time.time())
     cmd = [sys.executable, "-c", _BOOT, CHILDREN[name], config.to_json()]
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1")
     try:

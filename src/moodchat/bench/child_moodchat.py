@@ -1,5 +1,7 @@
 """Benchmark child: moodchat itself (``Assistant`` on the chosen backend), in a fresh process.
 
+``config.sentiment_adapter`` picks the sentiment path (``none`` for the prompt-only stack).
+
 Contract: ``run(config, start_rss)`` records memory after interpreter start, after the
 stack's imports (the llama.cpp tokenizer ships inside the GGUF, so "after tokenizer" is
 after importing the engine), after the model load, peaks after the sentiment and chat
@@ -35,11 +37,18 @@ def run(config: BenchConfig, start_rss: int) -> None:
     rec.memory("after_tokenizer")
     rec.progress("loading the model")
     t0 = time.perf_counter()
-    bot = Assistant.load(config.model, backend=config.backend, threads=config.threads)
+    from moodchat.assistant import RoleOptions
+
+    options = RoleOptions(sentiment_adapter=config.sentiment_adapter)
+    bot = Assistant.load(
+        config.model, backend=config.backend, threads=config.threads, options=options
+    )
     rec.put("load_s", round(time.perf_counter() - t0, 2))
     rec.put("cold_start_s", round(time.time() - config.spawned_at, 2))
     rec.memory("after_load")
     rec.put("info", {k: v for k, v in bot.engine.info().items() if k != "model_path"})
+    rec.put("sentiment_prompt", bot.sentiment.prompt.name)
+    rec.put("sentiment_adapter", bot.sentiment_adapter.sha256 if bot.sentiment_adapter else None)
     _sentiment(bot, config, rec)
     rec.memory("peak_sentiment", peak=True)
     _chat(bot, config, rec)

@@ -61,6 +61,7 @@ def targets(result: dict) -> list[tuple[str, bool | None, str]]:
     m = result["stacks"].get("moodchat", {})
     fp32 = result["ratios"].get("fp32-transformers", {})
     naive = result["ratios"].get("naive-llama", {})
+    plain = result["ratios"].get("prompt-only", {})
     p50 = value(m, "sentiment_short_ms.p50")
     checks = [
         ("sentiment P50 (short) <= 120 ms", p50, lambda v: v <= 120, "{:.1f} ms"),
@@ -76,6 +77,10 @@ def targets(result: dict) -> list[tuple[str, bool | None, str]]:
          value(m, "memory_mib.peak_chat"), lambda v: v * 1.048576 <= 650, "{:.0f} MiB"),
         ("batch sentiment >= 10 short texts/s",
          value(m, "batch_texts_per_s"), lambda v: v >= 10, "{:.1f} texts/s"),
+        ("sentiment P50 (short) with the adapter <= 1.15x prompt-only",
+         plain.get("sentiment_short_ms.p50"), lambda v: v <= 1.15, "{:.3f}x"),
+        ("chat tok/s with the adapter loaded >= 0.95x prompt-only (noise)",
+         plain.get("chat_tokens_per_s"), lambda v: v >= 0.95, "{:.3f}x"),
     ]  # fmt: skip
     return [
         (name, None if v is None else bool(ok(v)), "n/a" if v is None else fmt.format(v))

@@ -71,6 +71,7 @@ class BenchConfig:
     baseline_long_runs: int = 4
     baseline_chat_runs: int = 2
     max_new_tokens: int = 128
+    sentiment_adapter: str | None = None
     spawned_at: float = field(default_factory=time.time)
 
     def to_json(self) -> str:

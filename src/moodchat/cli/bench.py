@@ -22,8 +22,8 @@ from moodchat.cli.base import engine_options, err_console, main, user_errors
     "--baseline",
     "baselines",
     multiple=True,
-    type=click.Choice(["naive-llama", "fp32-transformers"]),
-    help="Run only these baselines (default: both).",
+    type=click.Choice(["prompt-only", "naive-llama", "fp32-transformers"]),
+    help="Run only these baselines (default: all three).",
 )
 @engine_options
 @click.option("--runs", type=int, default=24, show_default=True, help="Short sentiment runs.")

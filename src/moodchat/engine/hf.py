@@ -36,10 +36,11 @@ import numpy as np
 import torch
 
 from moodchat.engine.base import Engine, Prefix
+from moodchat.engine.hf_adapters import PeftAdapters
 from moodchat.engine.llama import check_gguf_file
 from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
-from moodchat.errors import AdapterError, ContextFullError, ModelLoadError, ModelNotFoundError
+from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError
 from moodchat.hardware import physical_cores
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -122,9 +123,7 @@ class TransformersEngine(Engine):
         self._lock = StepLock()
         self._prefixes: dict[int, tuple[KV, np.ndarray]] = {}
         self._handles = itertools.count()
-        self._adapters: dict[int, str] = {}
-        self._lora_modules: list = []
-        self._active_adapter: int | None = None
+        self._lora = PeftAdapters(self._model)
         if warm_up:
             prefix = self.cache_prefix(self.tokenize("Hello"))
             self.next_logits(prefix, self.tokenize(" world"))
@@ -224,7 +223,7 @@ class TransformersEngine(Engine):
 
     def _hidden(self, cache, ids: torch.Tensor, adapter: int | None) -> torch.Tensor:
         """Last-layer hidden states of ``ids`` (rows x tokens) appended to ``cache``."""
-        self._use_adapter(adapter)
+        self._lora.use(adapter)
         with torch.inference_mode():
             out = self._base(input_ids=ids, use_cache=True, **{self._cache_kw: cache})
         return out.last_hidden_state
@@ -251,8 +250,7 @@ class TransformersEngine(Engine):
     def cache_prefix(self, tokens: Sequence[int], adapter: int | None = None) -> Prefix:
         if not tokens:
             raise ValueError("cache_prefix needs at least one token")
-        if adapter is not None and adapter not in self._adapters:
-            raise ValueError(f"unknown adapter handle {adapter}")
+        self._lora.check(adapter)
         with self._lock.hold(SCORE_PRIORITY):
             cache = self._cache(())
             logits = self._step(cache, tokens, 0, adapter)
@@ -345,59 +343,8 @@ class TransformersEngine(Engine):
     # -- adapters ------------------------------------------------------------------
     def load_adapter(self, path: str) -> int:
         """Inject a moodchat GGUF LoRA adapter with PEFT; it stays off until a prefix uses it."""
-        from peft import LoraConfig, inject_adapter_in_model
-        from peft.tuners.lora import LoraLayer
-
-        from moodchat.weights.adapters import adapter_tensors, read_adapter
-
-        info = read_adapter(path)
-        pairs = self._adapter_pairs(adapter_tensors(path))
-        handle = len(self._adapters) + 1
-        name = f"moodchat_{handle}"
-        config = LoraConfig(
-            r=info.rank, lora_alpha=info.alpha, lora_dropout=0.0, target_modules=list(pairs)
-        )
         with self._lock.hold(SCORE_PRIORITY):
-            inject_adapter_in_model(config, self._model, adapter_name=name)
-            for module_name, (a, b) in pairs.items():
-                module = self._model.get_submodule(module_name)
-                module.lora_A[name].weight.data.copy_(torch.from_numpy(a))
-                module.lora_B[name].weight.data.copy_(torch.from_numpy(b))
-            self._lora_modules = [m for m in self._model.modules() if isinstance(m, LoraLayer)]
-            self._adapters[handle] = name
-            self._active_adapter = -1  # unknown: the next forward pass sets it
-        return handle
-
-    def _adapter_pairs(self, tensors: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """{module name: (A, B)} for every linear module the adapter has matrices for."""
-        from moodchat.weights.adapters import gguf_base_name
-
-        n_layers = int(self._model.config.num_hidden_layers)
-        pairs = {}
-        for module_name, module in self._model.named_modules():
-            base = gguf_base_name(module_name, n_layers) if module_name else None
-            if base is None or f"{base}.lora_a" not in tensors:
-                continue
-            a, b = tensors[f"{base}.lora_a"], tensors[f"{base}.lora_b"]
-            weight = module.weight
-            if a.shape[1] != weight.shape[1] or b.shape[0] != weight.shape[0]:
-                raise AdapterError(f"adapter tensor {base} does not fit this model's {module_name}")
-            pairs[module_name] = (a, b)
-        if not pairs:
-            raise AdapterError("the adapter has no tensor that fits this model")
-        return pairs
-
-    def _use_adapter(self, adapter: int | None) -> None:
-        """Turn on exactly ``adapter`` (None: the bare model) in every LoRA module."""
-        if adapter == self._active_adapter:
-            return
-        for module in self._lora_modules:
-            if adapter is None:
-                module.enable_adapters(False)
-            else:
-                module.enable_adapters(True)
-                module.set_adapter(self._adapters[adapter])
-        self._active_adapter = adapter
+            return self._lora.load(path)
 
     def info(self) -> dict:
         config = self._model.config

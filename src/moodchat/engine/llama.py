@@ -23,17 +23,20 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import sys
-import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from moodchat.engine.base import Engine, Prefix
+from moodchat.engine.llama_log import NativeLog
 from moodchat.engine.sampling import SamplingParams, decode_loop
-from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
+from moodchat.engine.scheduling import (
+    GENERATE_PRIORITY,
+    SCORE_PRIORITY,
+    SequencePool,
+    StepLock,
+)
 from moodchat.errors import AdapterError, ContextFullError, ModelLoadError, ModelNotFoundError
 from moodchat.hardware import physical_cores
 
@@ -52,66 +55,6 @@ def check_gguf_file(path: Path) -> None:
         raise ModelLoadError(
             f"{path} is not a GGUF model file (starts with {head!r}, expected {GGUF_MAGIC!r})"
         )
-
-
-class _NativeLog:
-    """Receives llama.cpp's log lines: printed when verbose, else only errors are kept.
-
-    llama.cpp's log callback is process-wide and is called from native code after the
-    Python object that set it may be gone, so exactly one instance is installed for the
-    life of the process (``_NativeLog.install``) and never replaced.
-    """
-
-    _installed: _NativeLog | None = None
-
-    def __init__(self, llama_cpp) -> None:
-        self.verbose = False
-        self.errors: deque[str] = deque(maxlen=8)
-
-        @llama_cpp.llama_log_callback
-        def callback(level: int, text: bytes, _user_data) -> None:
-            line = text.decode("utf-8", "replace")
-            if self.verbose:
-                sys.stderr.write(line)
-            elif level == 4 and line.strip():  # GGML_LOG_LEVEL_ERROR
-                self.errors.append(line.strip())
-
-        self._callback = callback  # llama.cpp holds only the pointer
-        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-
-    @classmethod
-    def install(cls, llama_cpp, verbose: bool) -> _NativeLog:
-        """The process's one log receiver, created on first use."""
-        if cls._installed is None:
-            cls._installed = cls(llama_cpp)
-        cls._installed.verbose = verbose
-        return cls._installed
-
-
-class _SequencePool:
-    """Hands out llama.cpp sequence ids; blocks when all are in use."""
-
-    def __init__(self, n: int) -> None:
-        self._free = list(range(n))
-        self._cond = threading.Condition()
-
-    def take(self, n: int = 1) -> list[int]:
-        """``n`` ids at once (all or none, so two batch callers cannot deadlock)."""
-        with self._cond:
-            while len(self._free) < n:
-                self._cond.wait()
-            taken, self._free = self._free[:n], self._free[n:]
-            return taken
-
-    def give(self, *seqs: int) -> None:
-        with self._cond:
-            self._free.extend(seqs)
-            self._cond.notify_all()
-
-    @property
-    def available(self) -> int:
-        with self._cond:
-            return len(self._free)
 
 
 class LlamaEngine(Engine):
@@ -135,7 +78,7 @@ class LlamaEngine(Engine):
         import llama_cpp
 
         self._lib = llama_cpp
-        self._log = _NativeLog.install(llama_cpp, verbose)
+        self._log = NativeLog.install(llama_cpp, verbose)
         path = Path(model_path).expanduser()
         check_gguf_file(path)
         self.model_path = str(path)
@@ -149,7 +92,7 @@ class LlamaEngine(Engine):
         self.n_batch = n_batch
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self._lock = StepLock()
-        self._seqs = _SequencePool(n_seq_max)
+        self._seqs = SequencePool(n_seq_max)
         self._prefix_seq: dict[int, int] = {}
         self._adapters: dict[int, object] = {}
         self._seq_adapter: dict[int, int | None] = {}

@@ -5,6 +5,7 @@ of (priority, arrival), lower priority value first. Sentiment scoring takes prio
 each generation step priority 1, so a short scoring request waits at most one token step
 of any running generation, and concurrent generations interleave token by token instead
 of one starving the others (a plain ``threading.Lock`` gives no such order).
+``SequencePool`` hands out llama.cpp sequence ids, all-or-none, blocking when too few are free.
 """
 
 from __future__ import annotations
@@ -50,3 +51,29 @@ class StepLock:
         """How many callers are queued for the lock right now."""
         with self._cond:
             return len(self._waiting)
+
+
+class SequencePool:
+    """Hands out llama.cpp sequence ids; blocks when all are in use."""
+
+    def __init__(self, n: int) -> None:
+        self._free = list(range(n))
+        self._cond = threading.Condition()
+
+    def take(self, n: int = 1) -> list[int]:
+        """``n`` ids at once (all or none, so two batch callers cannot deadlock)."""
+        with self._cond:
+            while len(self._free) < n:
+                self._cond.wait()
+            taken, self._free = self._free[:n], self._free[n:]
+            return taken
+
+    def give(self, *seqs: int) -> None:
+        with self._cond:
+            self._free.extend(seqs)
+            self._cond.notify_all()
+
+    @property
+    def available(self) -> int:
+        with self._cond:
+            return len(self._free)
