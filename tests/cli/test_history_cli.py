@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from moodchat.cli import main
-from moodchat.escalation import EscalationRule
-from moodchat.store import SqliteSessionStore
+from moodchat.sessions.escalation import EscalationRule
+from moodchat.sessions.store import SqliteSessionStore
 from moodchat.types import Sentiment
 
 

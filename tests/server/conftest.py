@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from fakes import FakeEngine
 from moodchat import Assistant
 from moodchat.server import ServerSettings, create_app
-from moodchat.sessions import MemorySessionStore
+from moodchat.sessions.protocol import MemorySessionStore
 
 
 class SlowEngine(FakeEngine):

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from conftest import fake_app, sse_events
 from fakes import FakeEngine
 from moodchat.server import ServerSettings, create_app
-from moodchat.sessions import MemorySessionStore
+from moodchat.sessions.protocol import MemorySessionStore
 
 
 def error_of(r) -> dict:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 
 from conftest import live_server, sse_events, wait_until
 from moodchat.server import ServerSettings, create_app
-from moodchat.sessions import MemorySessionStore
+from moodchat.sessions.protocol import MemorySessionStore
 
 pytestmark = pytest.mark.model
 

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from fakes import FakeEngine
 from moodchat.assistant import Assistant
 from moodchat.server import ServerSettings, create_app
-from moodchat.sessions import MemorySessionStore
-from moodchat.store import SqliteSessionStore
+from moodchat.sessions.protocol import MemorySessionStore
+from moodchat.sessions.store import SqliteSessionStore
 from receiver import Receiver
 
 

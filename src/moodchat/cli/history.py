@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from moodchat.cli.base import main, user_errors
-from moodchat.sessions import MoodPoint
+from moodchat.sessions.protocol import MoodPoint
 
 MOOD_STYLE = {"positive": "green", "negative": "red"}
 
@@ -46,8 +46,8 @@ MOOD_STYLE = {"positive": "green", "negative": "red"}
 @user_errors
 def history(session: str, db_path: Path | None, png: Path | None, as_json: bool) -> None:
     """Print the mood timeline of SESSION (and optionally chart it)."""
-    from moodchat.sessions import check_session_id
-    from moodchat.store import SqliteSessionStore, StoreError, default_db_path
+    from moodchat.sessions.protocol import check_session_id
+    from moodchat.sessions.store import SqliteSessionStore, StoreError, default_db_path
 
     check_session_id(session)
     db_path = db_path or default_db_path()

@@ -34,7 +34,7 @@ from moodchat.server.metrics import Metrics
 from moodchat.server.sessions_routes import open_session_store
 from moodchat.server.settings import ServerSettings
 from moodchat.server.worker import run_model
-from moodchat.sessions import SessionStore
+from moodchat.sessions.protocol import SessionStore
 
 log = logging.getLogger("moodchat.server")
 

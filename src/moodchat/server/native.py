@@ -37,7 +37,7 @@ from moodchat.server.service import (
     sentiment_dict,
 )
 from moodchat.server.sse import EventStream, sse
-from moodchat.sessions import SESSION_ID
+from moodchat.sessions.protocol import SESSION_ID
 
 router = APIRouter(prefix="/v1", tags=["moodchat"])
 

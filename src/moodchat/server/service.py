@@ -35,7 +35,7 @@ from moodchat.errors import InputError, MoodchatError
 from moodchat.inputs import clean_text
 from moodchat.server.errors import ApiError, from_moodchat_error
 from moodchat.server.worker import ThreadPump, run_model
-from moodchat.sessions import check_session_id
+from moodchat.sessions.protocol import check_session_id
 from moodchat.types import DoneEvent, Message, Sentiment, SentimentEvent, TokenEvent
 
 

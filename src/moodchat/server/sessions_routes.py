@@ -34,9 +34,9 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from moodchat.errors import InputError
-from moodchat.escalation import EscalationRule, WebhookNotifier
 from moodchat.server.errors import ApiError
-from moodchat.sessions import check_session_id
+from moodchat.sessions.escalation import EscalationRule, WebhookNotifier
+from moodchat.sessions.protocol import check_session_id
 
 log = logging.getLogger("moodchat.server")
 
@@ -58,7 +58,7 @@ def escalation_rule(settings) -> EscalationRule:
 
 def open_session_store(settings):
     """The default ``SessionStore``: SQLite at ``settings.db_path`` with the rule."""
-    from moodchat.store import SqliteSessionStore
+    from moodchat.sessions.store import SqliteSessionStore
 
     return SqliteSessionStore(settings.db_path or None, rule=escalation_rule(settings))
 

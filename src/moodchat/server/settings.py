@@ -85,7 +85,7 @@ class ServerSettings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="uvicorn log level."
     )
-    # sessions, mood history and escalation (moodchat.store, moodchat.escalation)
+    # sessions, mood history and escalation (moodchat.sessions.store, moodchat.sessions.escalation)
     db_path: str | None = Field(
         None,
         description="SQLite file keeping sessions and moods (default: moodchat.db in "

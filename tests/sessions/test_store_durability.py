@@ -15,12 +15,12 @@ import textwrap
 
 import pytest
 
-from moodchat.store import SqliteSessionStore
+from moodchat.sessions.store import SqliteSessionStore
 
 WRITER = textwrap.dedent(
     """
     import sys
-    from moodchat.store import SqliteSessionStore
+    from moodchat.sessions.store import SqliteSessionStore
     from moodchat.types import Sentiment
 
     store = SqliteSessionStore(sys.argv[1])

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from moodchat.escalation import EscalationRule, WebhookNotifier
-from moodchat.store import SqliteSessionStore
+from moodchat.sessions.escalation import EscalationRule, WebhookNotifier
+from moodchat.sessions.store import SqliteSessionStore
 from moodchat.types import Sentiment
 from receiver import Receiver
 

@@ -4,13 +4,13 @@ Contract:
 - ``SqliteSessionStore(path, rule=None, on_escalate=None)`` opens (creating it and its
   folder) the database at ``path`` (default ``default_db_path()``, i.e.
   ``moodchat_home()/moodchat.db``), brings its schema up to date and implements
-  ``moodchat.sessions.SessionStore``: ``history``, ``record_user``, ``record_reply``,
+  ``moodchat.sessions.protocol.SessionStore``: ``history``, ``record_user``, ``record_reply``,
   ``mood``, ``delete``; plus ``messages`` (turns with their moods and times) and
   ``info`` (escalation state and timestamps) for the HTTP routes and the CLI.
 - Every ``record_*`` call is one committed transaction before it returns: a returned call
   is an acknowledged message. A file that cannot be opened or is not a database raises
   ``StoreError`` (a ``MoodchatError``); an invalid session id raises ``InputError``.
-- ``record_user`` applies the escalation ``rule`` (``moodchat.escalation``) inside the
+- ``record_user`` applies the escalation ``rule`` (``moodchat.sessions.escalation``) inside the
   same transaction; the flag is sticky for the life of the session. When it first fires,
   ``on_escalate(summary)`` is called after the commit with the webhook summary (it must
   not block: ``WebhookNotifier.submit`` only enqueues).
@@ -42,9 +42,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from moodchat.errors import MoodchatError
-from moodchat.escalation import EscalationRule
 from moodchat.models import moodchat_home
-from moodchat.sessions import MoodPoint, SessionState, check_session_id
+from moodchat.sessions.escalation import EscalationRule
+from moodchat.sessions.protocol import MoodPoint, SessionState, check_session_id
 from moodchat.types import Message, Sentiment
 
 log = logging.getLogger(__name__)

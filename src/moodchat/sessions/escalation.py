@@ -4,13 +4,13 @@ Contract:
 - ``EscalationRule(after_negative=N, confidence=X)`` fires on a negative message that is
   the N-th negative in a row (``N`` of 0 or None disables that part) or whose confidence
   is at least X (None disables that part). ``check(streak, sentiment)`` returns the reason
-  as a sentence, or None. The store (``moodchat.store``) applies it inside the transaction
+  as a sentence, or None. The store (``moodchat.sessions.store``) applies it inside the transaction
   that records the message and keeps the flag with the session.
 - ``WebhookNotifier(url)``: ``submit(summary)`` only enqueues (never blocks, never raises;
   False when the bounded queue is full, counted as ``dropped``). A daemon thread POSTs each
   summary as JSON with ``httpx``: up to ``max_attempts`` tries with exponential backoff
   (``backoff * 2**k`` seconds, capped at ``max_backoff``) on network errors, 408, 429 and
-  5xx; other 4xx give up at once. Outcomes are logged (logger ``moodchat.escalation``) and
+  5xx; other 4xx give up at once. Outcomes are logged (logger ``moodchat.sessions.escalation``) and
   counted in ``stats()``: ``sent``, ``failed`` (gave up), ``retried`` (extra attempts),
   ``dropped``, ``pending``. ``flush(timeout)`` waits for the queue to empty; ``close()``
   stops the thread, abandoning what is left (counted as failed).

@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from moodchat.errors import InputError
-from moodchat.escalation import EscalationRule
-from moodchat.sessions import MemorySessionStore, MoodPoint, SessionStore
-from moodchat.store import MIGRATIONS, SCHEMA_VERSION, SqliteSessionStore, connect, migrate
+from moodchat.sessions.escalation import EscalationRule
+from moodchat.sessions.protocol import MemorySessionStore, MoodPoint, SessionStore
+from moodchat.sessions.store import MIGRATIONS, SCHEMA_VERSION, SqliteSessionStore, connect, migrate
 from moodchat.types import Message, Sentiment
 
 NEG = Sentiment("negative", 0.8)

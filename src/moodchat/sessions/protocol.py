@@ -2,7 +2,7 @@
 
 Contract:
 - ``SessionStore`` is what the server (and ``moodchat chat --session``) calls; a persistent
-  implementation (SQLite) lives in ``moodchat.store`` with the same methods.
+  implementation (SQLite) lives in ``moodchat.sessions.store`` with the same methods.
 - ``record_user`` stores the user's message with its sentiment and returns the session's
   state after it (including whether the escalation rule has fired); once it returns, the
   message is acknowledged and must survive a crash of a persistent store.
