@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 
 from moodchat.engine.hf import TransformersEngine
 from moodchat.evaluate import load_dataset
-from moodchat.models import default_model_path
+from moodchat.weights.models import default_model_path
 from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import SentimentRole
 from moodchat.template import ChatML

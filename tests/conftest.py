@@ -32,7 +32,7 @@ DEV_DATA = REPO.parent / "shared" / "data"
 @pytest.fixture(scope="session")
 def default_model() -> str:
     """Path of the real default GGUF model."""
-    from moodchat.pull import pull_default_model
+    from moodchat.weights.pull import pull_default_model
 
     return str(pull_default_model(progress=False))
 

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field, replace
 
 from moodchat.engine import SamplingParams, load_engine
 from moodchat.engine.base import Engine
+from moodchat.engine.hardware import mib, peak_rss_bytes, rss_bytes
 from moodchat.errors import InputError
-from moodchat.hardware import mib, peak_rss_bytes, rss_bytes
 from moodchat.inputs import clean_text
-from moodchat.models import resolve_model
 from moodchat.prompts import SentimentPrompt, chat_prompt, sentiment_prompt
 from moodchat.roles import ChatRole, SentimentRole
 from moodchat.roles.chat import DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PROMPT_TOKENS
@@ -36,6 +35,7 @@ from moodchat.roles.sentiment import DEFAULT_MAX_INPUT_TOKENS
 from moodchat.template import ChatML
 from moodchat.types import DoneEvent, Event, Message, Sentiment, SentimentEvent, TokenEvent
 from moodchat.weights.adapters import AdapterInfo, select_adapter
+from moodchat.weights.models import resolve_model
 
 HistoryItem = Message | Mapping[str, str]
 

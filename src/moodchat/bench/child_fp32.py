@@ -20,8 +20,8 @@ def run(config: BenchConfig, start_rss: int) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from moodchat.hardware import physical_cores
-    from moodchat.models import resolve_model
+    from moodchat.engine.hardware import physical_cores
+    from moodchat.weights.models import resolve_model
 
     torch.set_num_threads(config.threads or physical_cores())
     path = Path(resolve_model(config.model))

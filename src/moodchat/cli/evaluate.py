@@ -17,7 +17,7 @@ from moodchat.cli.base import engine_options, err_console, main, user_errors
 
 def _load_engine(model, backend, threads):
     from moodchat.engine import load_engine
-    from moodchat.models import resolve_model
+    from moodchat.weights.models import resolve_model
 
     source = resolve_model(model, backend=backend, auto_pull=True)
     with err_console.status("loading model…"):

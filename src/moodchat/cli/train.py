@@ -118,7 +118,7 @@ def _progress():
 @user_errors
 def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
     """Train the sentiment role's LoRA adapter and write it as a GGUF adapter file."""
-    from moodchat.models import resolve_model
+    from moodchat.weights.models import resolve_model
 
     source = resolve_model(model, backend="llama", auto_pull=True)
     if not data_dir.is_dir():

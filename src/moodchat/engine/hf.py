@@ -36,12 +36,12 @@ import numpy as np
 import torch
 
 from moodchat.engine.base import Engine, Prefix
+from moodchat.engine.hardware import physical_cores
 from moodchat.engine.hf_adapters import PeftAdapters
 from moodchat.engine.llama import check_gguf_file
 from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
 from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError
-from moodchat.hardware import physical_cores
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 KV = tuple[tuple[torch.Tensor, torch.Tensor], ...]

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from moodchat.engine.base import Engine, Prefix
+from moodchat.engine.hardware import physical_cores
 from moodchat.engine.llama_log import NativeLog
 from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import (
@@ -38,7 +39,6 @@ from moodchat.engine.scheduling import (
     StepLock,
 )
 from moodchat.errors import AdapterError, ContextFullError, ModelLoadError, ModelNotFoundError
-from moodchat.hardware import physical_cores
 
 GGUF_MAGIC = b"GGUF"
 

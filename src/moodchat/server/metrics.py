@@ -29,7 +29,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from moodchat.hardware import peak_rss_bytes
+from moodchat.engine.hardware import peak_rss_bytes
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120)
 

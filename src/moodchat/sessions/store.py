@@ -42,10 +42,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from moodchat.errors import MoodchatError
-from moodchat.models import moodchat_home
 from moodchat.sessions.escalation import EscalationRule
 from moodchat.sessions.protocol import MoodPoint, SessionState, check_session_id
 from moodchat.types import Message, Sentiment
+from moodchat.weights.models import moodchat_home
 
 log = logging.getLogger(__name__)
 

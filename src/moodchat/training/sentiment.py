@@ -31,7 +31,6 @@ import torch
 
 from moodchat.evaluate import expected_calibration_error
 from moodchat.prompts import sentiment_prompt
-from moodchat.pull import sha256_file
 from moodchat.roles.sentiment import answer_ids, prefix_tokens, request_tokens
 from moodchat.training.data import (
     LabelledText,
@@ -53,6 +52,7 @@ from moodchat.training.lora import (
 )
 from moodchat.types import LABELS
 from moodchat.weights.adapters import base_fingerprint
+from moodchat.weights.pull import sha256_file
 
 ADAPTER_PROMPT = "a1-adapter"
 EVERYDAY_FILE = "everyday_sentiment.csv"

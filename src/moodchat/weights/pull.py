@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moodchat.errors import PullError
-from moodchat.models import (
+from moodchat.weights.models import (
     DEFAULT_MODEL_SHA256,
     DEFAULT_MODEL_SIZE,
     default_model_path,
