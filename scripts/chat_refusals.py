@@ -12,10 +12,10 @@ import sys
 
 from moodchat.engine.llama import LlamaEngine
 from moodchat.engine.sampling import SamplingParams
-from moodchat.weights.models import default_model_path
 from moodchat.prompts import chat_prompt, prompt_names
 from moodchat.roles.chat import Utf8Stream
 from moodchat.template import ChatML
+from moodchat.weights.models import default_model_path
 
 MESSAGES = [
     "I failed my driving test today.",

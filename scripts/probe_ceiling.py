@@ -30,11 +30,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from moodchat.engine.hf import TransformersEngine
-from moodchat.evaluate import load_dataset
-from moodchat.weights.models import default_model_path
+from moodchat.evaluation.sentiment import load_dataset
 from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import SentimentRole
 from moodchat.template import ChatML
+from moodchat.weights.models import default_model_path
 
 
 def features(role: SentimentRole, engine: TransformersEngine, text: str) -> tuple:

@@ -1,7 +1,7 @@
 """``moodchat bench``: one benchmark run of moodchat and its baselines on this machine.
 
-Contract: parses the run counts, calls ``moodchat.bench.run_bench`` (each stack in its own
-subprocess), prints the table with ratios and the targets (or the whole result as JSON
+Contract: parses the run counts, calls ``moodchat.evaluation.bench.run_bench`` (each stack
+in its own subprocess), prints the table with ratios and the targets (or the whole result as JSON
 with ``--json``), and writes ``bench.json``, ``bench.md`` and ``bench.png`` to ``--out``.
 """
 
@@ -48,9 +48,9 @@ def bench(
     batch_texts, baseline_runs, baseline_long_runs, baseline_chat_runs, out_dir,
 ) -> None:  # fmt: skip
     """Memory, latency, throughput and cold start against two baselines, with ratios."""
-    from moodchat.bench import BASELINES, run_bench
-    from moodchat.bench.report import markdown, ratio_chart
-    from moodchat.bench.workload import BenchConfig
+    from moodchat.evaluation.bench import BASELINES, run_bench
+    from moodchat.evaluation.bench.report import markdown, ratio_chart
+    from moodchat.evaluation.bench.workload import BenchConfig
 
     config = BenchConfig(
         model=model, backend=backend, threads=threads,
@@ -77,7 +77,7 @@ def _print(result: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from moodchat.bench.report import table_rows, targets
+    from moodchat.evaluation.bench.report import table_rows, targets
 
     head, rows = table_rows(result)
     table = Table(*head, title="moodchat bench (ratio = moodchat / baseline)")

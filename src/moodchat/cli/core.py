@@ -1,7 +1,7 @@
 """Core commands: ``pull``, ``analyze``, ``chat``, ``info``, ``prompts``.
 
 Contract: each command parses its options, calls ``moodchat.weights.pull`` / ``Assistant`` /
-``moodchat.tabular`` and prints; no model logic lives here.
+``moodchat.evaluation.tabular`` and prints; no model logic lives here.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def pull(force: bool, wheels: Path | None, verify: bool) -> None:
 @user_errors
 def analyze(texts, input_path, column, label_column, output, fmt, batch_size, **model_kw) -> None:
     """Label texts positive or negative, with a confidence."""
-    from moodchat.tabular import accuracy, analyze_rows, read_rows, write_rows
+    from moodchat.evaluation.tabular import accuracy, analyze_rows, read_rows, write_rows
 
     if input_path is not None:
         rows = read_rows(input_path, column, label_column)

@@ -1,8 +1,8 @@
 """``moodchat eval``: accuracy, macro-F1, confusion, calibration and latency per prompt version.
 
 Contract: loads the model once, scores every FILE with every ``--prompt`` version (default:
-all versions, in file order) through ``moodchat.evaluate``, prints the side-by-side table
-and writes ``eval.md``, ``eval.json`` and ``reliability.png`` to ``--out``.
+all versions, in file order) through ``moodchat.evaluation.sentiment``, prints the
+side-by-side table and writes ``eval.md``, ``eval.json`` and ``reliability.png`` to ``--out``.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ def evaluate(
     """
     from rich.progress import Progress
 
-    from moodchat.eval_report import markdown_table, write_reports
-    from moodchat.evaluate import evaluate_prompts, load_dataset
+    from moodchat.evaluation.report import markdown_table, write_reports
+    from moodchat.evaluation.sentiment import evaluate_prompts, load_dataset
     from moodchat.prompts import default_prompt_name, prompt_names
     from moodchat.roles.sentiment import DEFAULT_MAX_INPUT_TOKENS
     from moodchat.weights.adapters import select_adapter

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from moodchat.evaluate import expected_calibration_error
+from moodchat.evaluation.sentiment import expected_calibration_error
 from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import answer_ids, prefix_tokens, request_tokens
 from moodchat.training.data import (

@@ -7,14 +7,14 @@ Contract:
   ``gold -> predicted``), ``reliability_bins`` and ``expected_calibration_error`` (equal-width
   confidence bins over [0, 1]; ECE = sum over bins of ``n_bin / n * |accuracy - mean
   confidence|``) and ``latency_summary`` (mean, P50, P90, P99 in ms).
-- ``load_dataset`` reads a CSV/JSONL file through ``moodchat.tabular``; rows without a usable
-  text or gold label are skipped and counted. ``limit`` keeps an evenly spaced subset
-  (every k-th row), so a quick run still covers the whole file.
+- ``load_dataset`` reads a CSV/JSONL file through ``moodchat.evaluation.tabular``; rows
+  without a usable text or gold label are skipped and counted. ``limit`` keeps an evenly
+  spaced subset (every k-th row), so a quick run still covers the whole file.
 - ``evaluate_prompts`` loads nothing: it builds one ``SentimentRole`` per prompt version on
   the given engine, scores every dataset with it, and releases the role's cached prefix
   before the next version, so any number of versions fits the engine's sequences.
 - Results are plain dataclasses; ``report_dict`` turns them into JSON-ready dicts.
-  Writing Markdown, JSON and the reliability diagram lives in ``moodchat.eval_report``.
+  Writing Markdown, JSON and the reliability diagram lives in ``moodchat.evaluation.report``.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import numpy as np
 
 from moodchat.engine.base import Engine
 from moodchat.errors import InputError
+from moodchat.evaluation.tabular import read_rows
 from moodchat.inputs import clean_text
 from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import DEFAULT_MAX_INPUT_TOKENS, SentimentRole
-from moodchat.tabular import read_rows
 from moodchat.template import ChatML
 from moodchat.types import LABELS
 from moodchat.weights.adapters import AdapterInfo

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from fakes import FakeEngine
-from moodchat.eval_report import markdown_table, results_from_dict, write_reports
-from moodchat.evaluate import (
+from moodchat.evaluation.report import markdown_table, results_from_dict, write_reports
+from moodchat.evaluation.sentiment import (
     accuracy,
     confusion,
     evaluate_prompts,

@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from moodchat.evaluate import Bin, DatasetResult, PromptResult, report_dict
+from moodchat.evaluation.sentiment import Bin, DatasetResult, PromptResult, report_dict
 from moodchat.types import LABELS
 
 

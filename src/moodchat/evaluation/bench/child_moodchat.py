@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from moodchat.bench.workload import (
+from moodchat.evaluation.bench.workload import (
     CHAT,
     LONG,
     SHORT,

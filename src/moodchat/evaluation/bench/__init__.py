@@ -10,7 +10,7 @@ Contract:
   ``timeout_s`` is reported with an ``error`` and does not stop the others.
 - The result is a dict: ``machine`` facts, ``config``, ``stacks`` (name -> measurements)
   and ``ratios`` (baseline name -> figure -> moodchat / baseline).
-- Tables, targets, Markdown and the PNG chart live in ``moodchat.bench.report``.
+- Tables, targets, Markdown and the PNG chart live in ``moodchat.evaluation.bench.report``.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ import sys
 import time
 from dataclasses import replace
 
-from moodchat.bench.workload import BenchConfig
+from moodchat.evaluation.bench.workload import BenchConfig
 
 CHILDREN = {
-    "moodchat": "moodchat.bench.child_moodchat",
-    "prompt-only": "moodchat.bench.child_moodchat",
-    "naive-llama": "moodchat.bench.child_llama",
-    "fp32-transformers": "moodchat.bench.child_fp32",
+    "moodchat": "moodchat.evaluation.bench.child_moodchat",
+    "prompt-only": "moodchat.evaluation.bench.child_moodchat",
+    "naive-llama": "moodchat.evaluation.bench.child_llama",
+    "fp32-transformers": "moodchat.evaluation.bench.child_fp32",
 }
 BASELINES = ("prompt-only", "naive-llama", "fp32-transformers")
 # Stacks that are moodchat with other options: the sentiment role without its adapter.
@@ -44,7 +44,7 @@ _BOOT = (
     "    rss = 0\n"
     "import importlib\n"
     "child = importlib.import_module(sys.argv[1])\n"
-    "from moodchat.bench.workload import BenchConfig\n"
+    "from moodchat.evaluation.bench.workload import BenchConfig\n"
     "child.run(BenchConfig.from_json(sys.argv[2]), rss)\n"
 )
 
@@ -84,7 +84,7 @@ def machine() -> dict:
 
 def run_bench(config: BenchConfig, baselines: tuple[str, ...] = BASELINES, progress=None) -> dict:
     """Measure moodchat and the chosen baselines; return everything plus the ratios."""
-    from moodchat.bench.report import ratios
+    from moodchat.evaluation.bench.report import ratios
 
     facts = machine()
     stacks = {}

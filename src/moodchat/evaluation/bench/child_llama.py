@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import time
 
-from moodchat.bench.workload import BenchConfig, Recorder, baseline_chat, baseline_sentiment
+from moodchat.evaluation.bench.workload import (
+    BenchConfig,
+    Recorder,
+    baseline_chat,
+    baseline_sentiment,
+)
 
 
 def run(config: BenchConfig, start_rss: int) -> None:
     rec = Recorder("naive-llama", start_rss)
     import llama_cpp
 
-    from moodchat.bench.naive import chat_prompt_text
     from moodchat.engine.hardware import physical_cores
+    from moodchat.evaluation.bench.naive import chat_prompt_text
     from moodchat.weights.models import resolve_model
 
     rec.memory("after_tokenizer")

@@ -12,7 +12,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from moodchat.bench.workload import BenchConfig, Recorder, baseline_chat, baseline_sentiment
+from moodchat.evaluation.bench.workload import (
+    BenchConfig,
+    Recorder,
+    baseline_chat,
+    baseline_sentiment,
+)
 
 
 def run(config: BenchConfig, start_rss: int) -> None:
@@ -41,7 +46,7 @@ def run(config: BenchConfig, start_rss: int) -> None:
     baseline_sentiment(config, rec, generate, generate.decode)
     rec.memory("peak_sentiment", peak=True)
 
-    from moodchat.bench.naive import chat_prompt_text
+    from moodchat.evaluation.bench.naive import chat_prompt_text
 
     baseline_chat(
         config, rec, lambda m: generate(chat_prompt_text(m), config.max_new_tokens, False)

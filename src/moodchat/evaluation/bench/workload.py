@@ -165,7 +165,10 @@ def baseline_sentiment(config: BenchConfig, rec: Recorder, run_prompt, decode) -
     ``run_prompt(prompt, max_tokens, greedy)`` -> (tokens, first_ms, total_ms) evaluates the
     whole prompt from an empty cache; ``decode(tokens)`` -> text.
     """
-    from moodchat.bench.naive import parse_label, sentiment_prompt_text  # imports moodchat
+    from moodchat.evaluation.bench.naive import (  # imports moodchat
+        parse_label,
+        sentiment_prompt_text,
+    )
 
     rec.progress(f"sentiment: {config.baseline_short_runs} short, {config.baseline_long_runs} long")
     run_prompt(sentiment_prompt_text(SHORT[0]), 5, True)  # warm-up

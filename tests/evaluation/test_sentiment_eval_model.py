@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from moodchat.evaluate import accuracy, load_dataset
+from moodchat.evaluation.sentiment import accuracy, load_dataset
 
 pytestmark = pytest.mark.model
 
