@@ -11,7 +11,7 @@ the beginning and the end, where reviews and messages put their verdict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from moodchat.errors import InputError
 
@@ -47,6 +47,15 @@ def language_of(text: str) -> str:
         if any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
         else "en"
     )
+
+
+def pick_language(text: str, available: Iterable[str], fallback: str) -> str:
+    """The language of ``text`` if it is among ``available``, else ``fallback``.
+
+    The one place a role (or the benchmark's naive prompt) chooses a per-language variant.
+    """
+    lang = language_of(text)
+    return lang if lang in set(available) else fallback
 
 
 def head_tail(tokens: Sequence[int], limit: int) -> tuple[list[int], bool]:

@@ -21,9 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from moodchat.cli.base import main, user_errors
+from moodchat.cli.chat_loop import MOOD_STYLE
 from moodchat.sessions.protocol import MoodPoint
-
-MOOD_STYLE = {"positive": "green", "negative": "red"}
 
 
 @main.command()

@@ -1,7 +1,8 @@
 """Facts about the machine and this process: cores and memory.
 
 Contract: pure read-only helpers; ``peak_rss_bytes`` is the kernel's high-water mark for
-this process (``ru_maxrss``), ``rss_bytes`` the resident set right now.
+this process (``ru_maxrss``), ``rss_bytes`` the resident set right now, read from /proc
+where it exists so that the benchmark can measure a process before it imports psutil.
 """
 
 from __future__ import annotations
@@ -10,17 +11,23 @@ import os
 import resource
 import sys
 
-import psutil
-
 
 def physical_cores() -> int:
     """Physical CPU cores (llama.cpp runs best with one thread per core)."""
+    import psutil
+
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
 def rss_bytes() -> int:
     """Resident set size of this process now."""
-    return psutil.Process().memory_info().rss
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import psutil
+
+        return psutil.Process().memory_info().rss
 
 
 def peak_rss_bytes() -> int:

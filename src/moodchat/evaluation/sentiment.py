@@ -28,6 +28,7 @@ import numpy as np
 
 from moodchat.engine.base import Engine
 from moodchat.errors import InputError
+from moodchat.evaluation.stats import percentiles
 from moodchat.evaluation.tabular import read_rows
 from moodchat.inputs import clean_text
 from moodchat.prompts import sentiment_prompt
@@ -114,13 +115,8 @@ def expected_calibration_error(
 
 def latency_summary(ms: Sequence[float]) -> dict[str, float]:
     """Mean and percentiles of per-item latencies in milliseconds."""
-    if not len(ms):
-        return {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0}
-    arr = np.asarray(ms, dtype=float)
-    out = {"mean": float(arr.mean())}
-    for q in (50, 90, 99):
-        out[f"p{q}"] = float(np.percentile(arr, q))
-    return {k: round(v, 2) for k, v in out.items()}
+    mean = round(float(np.mean(ms)), 2) if len(ms) else 0.0
+    return {"mean": mean} | {k: v for k, v in percentiles(ms).items() if k != "n"}
 
 
 # -- data ------------------------------------------------------------------------------

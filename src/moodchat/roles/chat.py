@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.sampling import SamplingParams
-from moodchat.inputs import head_tail, language_of
+from moodchat.inputs import head_tail, pick_language
 from moodchat.prompts import ChatPrompt
 from moodchat.template import ChatML
 from moodchat.types import Message
@@ -87,7 +87,7 @@ class ChatRole:
 
     def prefix_for(self, message: str) -> Prefix:
         """The cached system prefix in the message's language (English if none matches)."""
-        return self.prefixes.get(language_of(message)) or self.prefixes["en"]
+        return self.prefixes[pick_language(message, self.prefixes, fallback="en")]
 
     def build(self, message: str, history: Sequence[Message] = ()) -> tuple[list[int], bool]:
         """Request tokens (history + message + assistant opening) and whether text was cut."""

@@ -18,7 +18,7 @@ Contract:
 - Texts longer than ``max_input_tokens`` keep their head and tail (``truncated=True``).
 - A prompt with per-language variants (``SentimentPrompt.languages``) gets one cached prefix,
   label-word set and calibration per language; each text goes to its language's variant
-  (``moodchat.inputs.language_of``), the others to the top-level one. An ``answer_prefix``
+  (``moodchat.inputs.pick_language``), the others to the top-level one. An ``answer_prefix``
   is appended after the assistant turn opens, so it costs its few tokens per request.
 """
 
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from moodchat.engine.base import Engine, Prefix
-from moodchat.inputs import clean_text, head_tail, language_of
+from moodchat.inputs import clean_text, head_tail, pick_language
 from moodchat.prompts import SentimentPrompt
 from moodchat.template import ChatML
 from moodchat.types import LABELS, Sentiment
@@ -228,7 +228,4 @@ class SentimentRole:
         return [self._result(v, lg, n, cut, per_item) for v, lg, n, cut in scored]
 
     def _variant_key(self, text: str) -> str:
-        if len(self.variants) == 1:
-            return ""
-        lang = language_of(text)
-        return lang if lang in self.variants else ""
+        return pick_language(text, self.variants, fallback="")

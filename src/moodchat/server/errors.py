@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from moodchat.errors import ContextFullError, InputError, MoodchatError
+from moodchat.errors import InputError, MoodchatError
 
 log = logging.getLogger("moodchat.server")
 
@@ -74,8 +74,6 @@ def from_moodchat_error(err: MoodchatError, retry_after: int) -> ApiError:
     """The HTTP answer for a ``MoodchatError`` raised by the model layer."""
     if isinstance(err, InputError):
         return ApiError(422, err.code, str(err))
-    if isinstance(err, ContextFullError):
-        return ApiError(503, err.code, str(err), retry_after=retry_after)
     return ApiError(503, err.code, str(err), retry_after=retry_after)
 
 

@@ -110,7 +110,7 @@ async def prepare_chat(
                 "give either session_id (the server keeps the history) or history, not both",
                 param="history",
             )
-        sid = _session_id(session_id)
+        sid = valid_session_id(session_id)
         turns = await run_model(state.sessions.history, sid)
         turns = turns[-settings.max_history_messages :] if settings.max_history_messages else []
     else:
@@ -118,7 +118,8 @@ async def prepare_chat(
     return ChatJob(text, turns, sid, min(max_tokens or settings.max_tokens, settings.max_tokens))
 
 
-def _session_id(session_id: str) -> str:
+def valid_session_id(session_id: str) -> str:
+    """``session_id`` if well formed, else a 422 ``invalid_session_id`` API error."""
     try:
         return check_session_id(session_id)
     except InputError as err:

@@ -33,10 +33,9 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from moodchat.errors import InputError
 from moodchat.server.errors import ApiError
+from moodchat.server.service import valid_session_id
 from moodchat.sessions.escalation import EscalationRule, WebhookNotifier
-from moodchat.sessions.protocol import check_session_id
 
 log = logging.getLogger("moodchat.server")
 
@@ -61,13 +60,6 @@ def open_session_store(settings):
     from moodchat.sessions.store import SqliteSessionStore
 
     return SqliteSessionStore(settings.db_path or None, rule=escalation_rule(settings))
-
-
-def _sid(session_id: str) -> str:
-    try:
-        return check_session_id(session_id)
-    except InputError as err:
-        raise ApiError(422, "invalid_session_id", str(err), param="session_id") from None
 
 
 def _not_found(session_id: str) -> ApiError:
@@ -121,7 +113,7 @@ def session_view(store, session_id: str) -> dict | None:
 @router.get("/{session_id}")
 def get_session(session_id: str, request: Request) -> dict:
     """The stored conversation: every turn with its time, user turns with their mood."""
-    sid = _sid(session_id)
+    sid = valid_session_id(session_id)
     view = session_view(request.app.state.sessions, sid)
     if view is None:
         raise _not_found(sid)
@@ -131,7 +123,7 @@ def get_session(session_id: str, request: Request) -> dict:
 @router.get("/{session_id}/mood")
 def get_mood(session_id: str, request: Request) -> list[dict]:
     """The mood timeline: ``[{time, label, confidence, text}]``, oldest first."""
-    sid = _sid(session_id)
+    sid = valid_session_id(session_id)
     store = request.app.state.sessions
     points = store.mood(sid)
     if not points and session_view(store, sid) is None:
@@ -142,7 +134,7 @@ def get_mood(session_id: str, request: Request) -> list[dict]:
 @router.delete("/{session_id}", status_code=204)
 def delete_session(session_id: str, request: Request) -> Response:
     """Forget the conversation and its moods."""
-    sid = _sid(session_id)
+    sid = valid_session_id(session_id)
     if not request.app.state.sessions.delete(sid):
         raise _not_found(sid)
     return Response(status_code=204)

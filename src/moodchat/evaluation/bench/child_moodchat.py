@@ -22,9 +22,9 @@ from moodchat.evaluation.bench.workload import (
     BenchConfig,
     Recorder,
     cycle,
-    percentiles,
     reply_128_ms,
 )
+from moodchat.evaluation.stats import percentiles
 
 
 def run(config: BenchConfig, start_rss: int) -> None:

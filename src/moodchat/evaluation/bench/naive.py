@@ -9,7 +9,7 @@ so the baselines do the same task on the same words as moodchat, only without ca
 
 from __future__ import annotations
 
-from moodchat.inputs import language_of
+from moodchat.inputs import pick_language
 from moodchat.prompts import chat_prompt, sentiment_prompt
 
 
@@ -29,7 +29,7 @@ def sentiment_prompt_text(text: str) -> str:
 def chat_prompt_text(message: str) -> str:
     """The whole chat prompt for one message, default prompt version."""
     p = chat_prompt()
-    lang = language_of(message)
+    lang = pick_language(message, p.systems, fallback="en")
     out = _turn("system", p.system(lang))
     for user, reply in p.examples.get(lang, ()):
         out += _turn("user", user) + _turn("assistant", reply)

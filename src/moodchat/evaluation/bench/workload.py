@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import resource
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+
+from moodchat.engine.hardware import mib, peak_rss_bytes, rss_bytes
+from moodchat.evaluation.stats import percentiles
 
 SHORT = (
     "太好吃了，五星好评！",
@@ -82,39 +83,6 @@ class BenchConfig:
         return cls(**json.loads(text))
 
 
-def rss_bytes() -> int:
-    """Resident set size now, read from /proc without importing psutil when possible."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        import psutil
-
-        return psutil.Process().memory_info().rss
-
-
-def peak_rss_bytes() -> int:
-    """The kernel's high-water mark of this process's resident set."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    """P50/P90/P99 (linear interpolation) and the number of samples."""
-    xs = sorted(values)
-    if not xs:
-        return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "n": 0}
-
-    def q(p: float) -> float:
-        k = (len(xs) - 1) * p
-        lo = int(k)
-        hi = min(lo + 1, len(xs) - 1)
-        return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-    return {"p50": round(q(0.5), 2), "p90": round(q(0.9), 2), "p99": round(q(0.99), 2),
-            "n": len(xs)}  # fmt: skip
-
-
 def cycle(texts: tuple[str, ...], n: int) -> list[str]:
     """``n`` texts taken round-robin from ``texts``."""
     return [texts[i % len(texts)] for i in range(n)]
@@ -124,11 +92,11 @@ class Recorder:
     """Collects a child's measurements and prints them as one JSON line at the end."""
 
     def __init__(self, name: str, start_rss: int) -> None:
-        self.data: dict = {"name": name, "memory_mib": {"start": _mib(start_rss)}}
+        self.data: dict = {"name": name, "memory_mib": {"start": mib(start_rss)}}
 
     def memory(self, phase: str, peak: bool = False) -> None:
         value = peak_rss_bytes() if peak else rss_bytes()
-        self.data["memory_mib"][phase] = _mib(value)
+        self.data["memory_mib"][phase] = mib(value)
 
     def put(self, key: str, value) -> None:
         self.data[key] = value
@@ -145,13 +113,9 @@ class Recorder:
         self.emit()
 
     def emit(self) -> None:
-        self.data["memory_mib"]["peak"] = _mib(peak_rss_bytes())
+        self.data["memory_mib"]["peak"] = mib(peak_rss_bytes())
         sys.stdout.write("BENCH-RESULT " + json.dumps(self.data) + "\n")
         sys.stdout.flush()
-
-
-def _mib(n: int) -> float:
-    return round(n / (1024 * 1024), 1)
 
 
 def reply_128_ms(ttft_ms: float, tokens_per_s: float, n: int = 128) -> float:
