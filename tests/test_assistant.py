@@ -52,3 +52,27 @@ def test_closing_the_iterator_stops_generation():
 def test_reply_convenience(bot):
     mood, text = bot.reply("so happy")
     assert mood.label == "positive" and text == "抱抱你，慢慢来。"
+
+
+def test_model_options_engine_kwargs():
+    from moodchat.assistant import ModelOptions
+
+    assert ModelOptions(threads=3).engine_kwargs() == {"threads": 3}
+    hf = ModelOptions(backend="transformers", dtype="bfloat16")
+    assert hf.engine_kwargs() == {"threads": None, "dtype": "bfloat16"}
+    with pytest.raises(InputError, match="transformers backend only"):
+        ModelOptions(dtype="bfloat16").engine_kwargs()
+
+
+@pytest.mark.parametrize("command", ["analyze", "chat", "info", "eval", "bench"])
+def test_every_model_command_takes_the_shared_options(command):
+    from click.testing import CliRunner
+
+    from moodchat.cli import main
+
+    out = CliRunner().invoke(main, [command, "--help"]).output
+    for flag in ("--model", "--backend", "--threads", "--dtype", "--no-pull"):
+        assert flag in out, (command, flag)
+    if command in ("analyze", "chat", "info"):
+        for flag in ("--sentiment-prompt", "--chat-prompt", "--sentiment-adapter"):
+            assert flag in out, (command, flag)

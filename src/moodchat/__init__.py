@@ -2,15 +2,25 @@
 
 The same model first reads the emotion of a message (``positive`` / ``negative`` with a
 confidence), then answers it as a warm, empathetic assistant. The public API is
-``Assistant`` (see ``moodchat.assistant``) and the event and result types it returns.
+``Assistant`` with its ``ModelOptions`` / ``RoleOptions`` (see ``moodchat.assistant``) and
+the event and result types it returns.
 """
 
-from moodchat.assistant import Assistant
-from moodchat.errors import InputError, ModelLoadError, ModelNotFoundError, MoodchatError
+from moodchat.assistant import Assistant, ModelOptions, RoleOptions
+from moodchat.errors import (
+    AdapterError,
+    InputError,
+    ModelLoadError,
+    ModelNotFoundError,
+    MoodchatError,
+)
 from moodchat.types import DoneEvent, Sentiment, SentimentEvent, TokenEvent
 
 __all__ = [
+    "AdapterError",
     "Assistant",
+    "ModelOptions",
+    "RoleOptions",
     "DoneEvent",
     "InputError",
     "ModelLoadError",

@@ -2,7 +2,8 @@
 
 Contract:
 - ``Assistant.load()`` loads the default model (pulling it when absent and allowed) or the
-  one named, builds the chat template, caches both role prefixes and warms up.
+  one named, builds the chat template, caches both role prefixes and warms up. What to
+  load is one ``ModelOptions`` (model, backend, threads, dtype, auto-pull, ``RoleOptions``).
 - The sentiment role uses a trained LoRA adapter when one fits the model
   (``RoleOptions.sentiment_adapter``: ``None``/``"auto"`` = the shipped adapter if the model
   is the one it was trained on, ``"none"`` = prompt-only, or a path). With an adapter the
@@ -52,6 +53,36 @@ class RoleOptions:
     sampling: SamplingParams = field(default_factory=SamplingParams)
 
 
+@dataclass(frozen=True)
+class ModelOptions:
+    """Everything that decides which model is loaded and how: the one loading recipe.
+
+    ``Assistant.load``, the CLI, the server (``ModelSettings.options()``), ``moodchat eval``
+    and the benchmark children all build one of these and nothing else.
+    """
+
+    model: str | None = None
+    backend: str = "llama"
+    threads: int | None = None
+    dtype: str | None = None
+    auto_pull: bool = True
+    roles: RoleOptions = field(default_factory=RoleOptions)
+
+    def engine_kwargs(self) -> dict:
+        """Constructor options for the backend (``dtype`` exists for transformers only)."""
+        kwargs: dict = {"threads": self.threads}
+        if self.dtype is not None:
+            if self.backend != "transformers":
+                raise InputError("dtype applies to the transformers backend only")
+            kwargs["dtype"] = self.dtype
+        return kwargs
+
+    def load_engine(self) -> Engine:
+        """Resolve the model (pulling the default when allowed) and load its engine."""
+        source = resolve_model(self.model, backend=self.backend, auto_pull=self.auto_pull)
+        return load_engine(self.backend, source, **self.engine_kwargs())
+
+
 def to_messages(history: Iterable[HistoryItem] | None) -> list[Message]:
     """Validate a history of ``Message`` or ``{"role", "content"}`` dicts."""
     out: list[Message] = []
@@ -93,21 +124,19 @@ class Assistant:
         )
 
     @classmethod
-    def load(
-        cls,
-        model: str | None = None,
-        *,
-        backend: str = "llama",
-        threads: int | None = None,
-        auto_pull: bool = True,
-        options: RoleOptions | None = None,
-        **engine_options,
-    ) -> Assistant:
-        """Load a model (default: the offline GGUF) and prepare both roles."""
-        source = resolve_model(model, backend=backend, auto_pull=auto_pull)
-        engine = load_engine(backend, source, threads=threads, **engine_options)
+    def load(cls, model: str | ModelOptions | None = None, **fields) -> Assistant:
+        """Load a model (default: the offline GGUF) and prepare both roles.
+
+        ``model`` is a ``ModelOptions`` or a model path/id; ``fields`` are ``ModelOptions``
+        fields (``backend``, ``threads``, ``dtype``, ``auto_pull``, ``roles``).
+        """
+        if isinstance(model, ModelOptions):
+            options = replace(model, **fields)
+        else:
+            options = ModelOptions(model=model, **fields)
+        engine = options.load_engine()
         try:
-            return cls(engine, options)
+            return cls(engine, options.roles)
         except BaseException:
             engine.close()
             raise

@@ -61,3 +61,17 @@ def test_serve_refuses_bad_values():
     assert result.exit_code == 2 and "port" in result.output
     result = CliRunner().invoke(main, ["serve", "--backend", "tpu"])
     assert result.exit_code == 2
+
+
+def test_model_settings_become_the_one_load_recipe(monkeypatch):
+    monkeypatch.setenv("MOODCHAT_SENTIMENT_PROMPT", "v4-fewshot")
+    s = ServerSettings(model="m.gguf", threads=2, chat_prompt="v3-friend", sentiment_adapter="none")
+    options = s.options()
+    assert (options.model, options.backend, options.threads, options.auto_pull) == (
+        "m.gguf",
+        "llama",
+        2,
+        True,
+    )
+    assert options.roles.sentiment_prompt == "v4-fewshot"  # from the environment
+    assert options.roles.chat_prompt == "v3-friend" and options.roles.sentiment_adapter == "none"

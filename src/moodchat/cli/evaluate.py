@@ -12,16 +12,7 @@ from pathlib import Path
 
 import click
 
-from moodchat.cli.base import engine_options, err_console, main, user_errors
-
-
-def _load_engine(model, backend, threads):
-    from moodchat.engine import load_engine
-    from moodchat.weights.models import resolve_model
-
-    source = resolve_model(model, backend=backend, auto_pull=True)
-    with err_console.status("loading model…"):
-        return load_engine(backend, source, threads=threads)
+from moodchat.cli.base import engine_options, err_console, load_engine, main, user_errors
 
 
 @main.command(name="eval")
@@ -58,7 +49,7 @@ def _load_engine(model, backend, threads):
 @user_errors
 def evaluate(
     files, text_column, label_column, prompts, limit, batch_size, max_input_tokens, out_dir,
-    adapter_choice, model, backend, threads,
+    adapter_choice, **engine_kw,
 ) -> None:  # fmt: skip
     """Evaluate sentiment prompt versions on labelled CSV/JSONL FILES.
 
@@ -74,7 +65,7 @@ def evaluate(
 
     names = _prompt_list(prompts, prompt_names("sentiment"), default_prompt_name("sentiment"))
     datasets = [load_dataset(f, text_column, label_column, limit) for f in files]
-    engine = _load_engine(model, backend, threads)
+    engine = load_engine(**engine_kw)
     adapter = select_adapter("sentiment", adapter_choice, engine.model_path)
     max_tokens = max_input_tokens or DEFAULT_MAX_INPUT_TOKENS
     total = len(names) * sum(len(d.texts) for d in datasets)

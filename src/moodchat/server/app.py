@@ -126,15 +126,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 async def _load(app: FastAPI) -> None:
     """Load the configured model in a worker thread and mark the app ready."""
-    from moodchat.assistant import Assistant, RoleOptions
+    from moodchat.assistant import Assistant
 
-    s = app.state.settings
-    options = RoleOptions(sentiment_adapter=s.sentiment_adapter)
+    options = app.state.settings.options()
 
     def load():
-        return Assistant.load(
-            s.model, backend=s.backend, threads=s.threads, auto_pull=s.auto_pull, options=options
-        )
+        return Assistant.load(options)
 
     try:
         app.state.assistant = await run_model(load)

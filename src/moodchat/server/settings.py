@@ -16,17 +16,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ServerSettings(BaseSettings):
-    """Everything ``moodchat serve`` can be told."""
+class ModelSettings(BaseSettings):
+    """Which model the server loads and how: the fields of ``ModelOptions``."""
 
     model_config = SettingsConfigDict(env_prefix="MOODCHAT_", extra="ignore")
 
-    host: str = Field("127.0.0.1", description="Address to bind (0.0.0.0 exposes the server).")
-    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
-    api_key: str | None = Field(
-        None,
-        description="When set, every endpoint but /healthz requires 'Authorization: Bearer <key>'.",
-    )
     model: str | None = Field(
         None, description="GGUF file or model id (default: the offline Qwen2.5-Coder-0.5B GGUF)."
     )
@@ -34,6 +28,13 @@ class ServerSettings(BaseSettings):
     threads: int | None = Field(
         None, ge=1, description="CPU threads for the model (default: physical cores)."
     )
+    dtype: Literal["float32", "bfloat16"] | None = Field(
+        None, description="Weight dtype for the transformers backend (default: float32)."
+    )
+    sentiment_prompt: str | None = Field(
+        None, description="Sentiment prompt version (see `moodchat prompts`)."
+    )
+    chat_prompt: str | None = Field(None, description="Chat prompt version.")
     sentiment_adapter: str | None = Field(
         None,
         description="Sentiment LoRA adapter: a path, 'auto' (default: the shipped one when the "
@@ -41,6 +42,30 @@ class ServerSettings(BaseSettings):
     )
     auto_pull: bool = Field(
         True, description="Download the default model at startup when it is absent."
+    )
+
+    def options(self):
+        """These settings as the ``ModelOptions`` that ``Assistant.load`` takes."""
+        from moodchat.assistant import ModelOptions, RoleOptions
+
+        roles = RoleOptions(
+            sentiment_prompt=self.sentiment_prompt,
+            chat_prompt=self.chat_prompt,
+            sentiment_adapter=self.sentiment_adapter,
+        )
+        return ModelOptions(
+            self.model, self.backend, self.threads, self.dtype, self.auto_pull, roles
+        )
+
+
+class ServerSettings(ModelSettings):
+    """Everything ``moodchat serve`` can be told: the model settings, then the server's."""
+
+    host: str = Field("127.0.0.1", description="Address to bind (0.0.0.0 exposes the server).")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port to listen on.")
+    api_key: str | None = Field(
+        None,
+        description="When set, every endpoint but /healthz requires 'Authorization: Bearer <key>'.",
     )
     max_body_bytes: int = Field(
         262_144, ge=1024, description="Largest request body accepted; larger bodies get 413."

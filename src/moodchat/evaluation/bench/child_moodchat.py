@@ -37,12 +37,7 @@ def run(config: BenchConfig, start_rss: int) -> None:
     rec.memory("after_tokenizer")
     rec.progress("loading the model")
     t0 = time.perf_counter()
-    from moodchat.assistant import RoleOptions
-
-    options = RoleOptions(sentiment_adapter=config.sentiment_adapter)
-    bot = Assistant.load(
-        config.model, backend=config.backend, threads=config.threads, options=options
-    )
+    bot = Assistant.load(config.model_options())
     rec.put("load_s", round(time.perf_counter() - t0, 2))
     rec.put("cold_start_s", round(time.time() - config.spawned_at, 2))
     rec.memory("after_load")

@@ -64,6 +64,7 @@ class BenchConfig:
     model: str | None = None
     backend: str = "llama"
     threads: int | None = None
+    dtype: str | None = None
     short_runs: int = 24
     long_runs: int = 8
     chat_runs: int = 4
@@ -74,6 +75,15 @@ class BenchConfig:
     max_new_tokens: int = 128
     sentiment_adapter: str | None = None
     spawned_at: float = field(default_factory=time.time)
+
+    def model_options(self):
+        """The ``ModelOptions`` a moodchat child loads (never pulls: the parent did)."""
+        from moodchat.assistant import ModelOptions, RoleOptions
+
+        roles = RoleOptions(sentiment_adapter=self.sentiment_adapter)
+        return ModelOptions(
+            self.model, self.backend, self.threads, self.dtype, auto_pull=False, roles=roles
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
