@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from moodchat.server.admission import Gate
 from moodchat.server.errors import ApiError
+from moodchat.server.state import server_state
 
 
 def run(coro):
@@ -101,7 +102,7 @@ def test_cancelled_waiter_passes_its_slot_on():
 def test_http_429_when_chat_queue_is_full(make_app):
     app = make_app(max_concurrency=1, max_queue=0, retry_after_s=7)
     with TestClient(app) as c:
-        app.state.gates["chat"].active = 1  # the one slot is busy
+        server_state(app).gates["chat"].active = 1  # the one slot is busy
         r = c.post("/v1/chat", json={"message": "hi"})
         assert r.status_code == 429 and r.headers["retry-after"] == "7"
         assert r.json()["error"]["code"] == "queue_full"
@@ -112,7 +113,7 @@ def test_http_429_when_chat_queue_is_full(make_app):
         assert r.status_code == 429
         # sentiment has its own gate and is still served
         assert c.post("/v1/sentiment", json={"text": "hi"}).status_code == 200
-        app.state.gates["chat"].active = 0
+        server_state(app).gates["chat"].active = 0
         assert c.post("/v1/chat", json={"message": "hi"}).status_code == 200
         metrics = c.get("/metrics").text
     assert 'moodchat_rejected_total{reason="queue_full",role="chat"} 2.0' in metrics
@@ -121,9 +122,9 @@ def test_http_429_when_chat_queue_is_full(make_app):
 def test_http_503_when_the_wait_exceeds_the_request_timeout(make_app):
     app = make_app(max_sentiment_concurrency=1, max_sentiment_queue=4, request_timeout_s=0.1)
     with TestClient(app) as c:
-        app.state.gates["sentiment"].active = 1
+        server_state(app).gates["sentiment"].active = 1
         r = c.post("/v1/sentiment", json={"text": "hi"})
         assert r.status_code == 503 and r.headers["retry-after"]
         assert r.json()["error"]["code"] == "queue_timeout"
-        app.state.gates["sentiment"].active = 0
+        server_state(app).gates["sentiment"].active = 0
         assert c.get("/healthz").status_code == 200

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from conftest import fake_app, sse_events
 from fakes import FakeEngine
 from moodchat.server import ServerSettings, create_app
+from moodchat.server.state import server_state
 from moodchat.sessions.protocol import MemorySessionStore
 
 
@@ -110,7 +111,7 @@ def test_sessions_record_both_turns_and_report_state(make_app):
         r = c.post("/v1/chat", json={"message": "again", "session_id": "s-1", "stream": True})
         done = json.loads(sse_events(r.text)[-1][1])
         assert done["session_id"] == "s-1" and "escalated" in done
-    turns = app.state.sessions.history("s-1")
+    turns = server_state(app).sessions.history("s-1")
     assert [m.role for m in turns] == ["user", "assistant", "user", "assistant"]
     assert turns[0].content == "so sad"
 

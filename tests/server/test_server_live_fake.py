@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from conftest import SlowEngine, fake_app, live_server, sse_events, wait_until
+from moodchat.server.state import server_state
 
 
 def test_disconnect_stops_generation_within_a_token_or_two():
@@ -23,7 +24,7 @@ def test_disconnect_stops_generation_within_a_token_or_two():
                     break
             at_close = len(engine.generated)
         assert wait_until(lambda: engine.closed_generations == 1)
-        assert wait_until(lambda: app.state.gates["chat"].active == 0)
+        assert wait_until(lambda: server_state(app).gates["chat"].active == 0)
         stopped_at = len(engine.generated)
         assert stopped_at - at_close <= 3, (at_close, stopped_at)
         assert stopped_at < 20  # of 400 scripted tokens
@@ -61,4 +62,7 @@ def test_concurrent_clients_get_answers_or_clean_refusals():
         assert set(statuses) <= {200, 429, 503}, statuses
         assert 200 in statuses
         assert httpx.get(url + "/healthz").status_code == 200
-    assert app.state.gates["chat"].active == 0 and app.state.gates["sentiment"].active == 0
+    assert (
+        server_state(app).gates["chat"].active == 0
+        and server_state(app).gates["sentiment"].active == 0
+    )

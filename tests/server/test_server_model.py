@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, settings
 
 from conftest import live_server, sse_events, wait_until
 from moodchat.server import ServerSettings, create_app
+from moodchat.server.state import server_state
 from moodchat.sessions.protocol import MemorySessionStore
 
 pytestmark = pytest.mark.model
@@ -80,7 +81,7 @@ def test_disconnect_stops_generation(served, assistant):
     url, app = served
     engine = assistant.engine
     free_before = engine._seqs.available  # llama.cpp working sequences not in use
-    tokens = app.state.metrics.tokens
+    tokens = server_state(app).metrics.tokens
     body = {
         "message": "Tell me a long story about my lonely week.",
         "stream": True,
@@ -94,11 +95,11 @@ def test_disconnect_stops_generation(served, assistant):
                 break
         at_close = tokens._value.get()
     # the generation ends: its slot and its llama.cpp sequence are given back
-    assert wait_until(lambda: app.state.gates["chat"].active == 0, timeout=120)
+    assert wait_until(lambda: server_state(app).gates["chat"].active == 0, timeout=120)
     assert wait_until(lambda: engine._seqs.available == free_before, timeout=120)
     after = tokens._value.get()
     assert after - at_close <= 2, (at_close, after)
-    cancelled = app.state.metrics.cancelled.labels("disconnect")._value.get()
+    cancelled = server_state(app).metrics.cancelled.labels("disconnect")._value.get()
     assert cancelled == 1
     assert httpx.get(url + "/healthz").status_code == 200
 
@@ -177,4 +178,4 @@ def test_short_mixed_load_no_server_errors(served):
     assert statuses <= {200, 429, 503}, res.statuses
     assert res.latency["sentiment"] and res.latency["chat"]
     assert httpx.get(url + "/healthz").status_code == 200
-    assert app.state.gates["chat"].active == 0
+    assert server_state(app).gates["chat"].active == 0

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from moodchat.cli import main
 from moodchat.server.settings import ServerSettings, settings_table
+from moodchat.server.state import server_state
 
 
 def test_defaults():
@@ -51,7 +52,7 @@ def test_serve_feeds_flags_over_env_into_the_app(monkeypatch):
         main, ["serve", "--port", "8123", "--api-key", "abc", "--no-auto-pull"]
     )
     assert result.exit_code == 0, result.output
-    settings = seen["app"].state.settings
+    settings = server_state(seen["app"]).settings
     assert (seen["host"], seen["port"]) == ("127.0.0.1", 8123)
     assert (settings.api_key, settings.max_queue, settings.auto_pull) == ("abc", 5, False)
 

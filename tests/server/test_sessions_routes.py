@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from fakes import FakeEngine
 from moodchat.assistant import Assistant
 from moodchat.server import ServerSettings, create_app
+from moodchat.server.state import server_state
 from moodchat.sessions.protocol import MemorySessionStore
 from moodchat.sessions.store import SqliteSessionStore
 from receiver import Receiver
@@ -52,9 +53,9 @@ def client(settings):
 
 def test_default_store_is_sqlite_at_the_configured_path(settings):
     app = create_app(settings, assistant=Assistant(FakeEngine()))
-    assert isinstance(app.state.sessions, SqliteSessionStore)
-    assert str(app.state.sessions.path) == settings.db_path
-    app.state.sessions.close()
+    assert isinstance(server_state(app).sessions, SqliteSessionStore)
+    assert str(server_state(app).sessions.path) == settings.db_path
+    server_state(app).sessions.close()
 
 
 def test_session_and_mood_round_trip(client):
@@ -105,7 +106,7 @@ def test_escalation_reaches_done_session_webhook_and_metrics(tmp_path):
         with TestClient(app) as client:
             assert say(client, "cust", "where is my parcel")[-1][1]["escalated"] is False
             assert say(client, "cust", "still nothing, awful")[-1][1]["escalated"] is True
-            assert app.state.webhook.flush(10)
+            assert server_state(app).webhook.flush(10)
             view = client.get("/v1/sessions/cust").json()
             metrics = client.get("/metrics").text
     assert view["escalated"] is True

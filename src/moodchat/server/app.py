@@ -5,10 +5,12 @@ Contract: ``create_app(settings, assistant=None, sessions=None)`` returns a read
   model named by ``settings`` is loaded in a worker thread after startup, while the server
   already answers: ``/healthz`` and model endpoints give 503 until it is ready, and a
   failed load is reported there (the process keeps running).
-- ``app.state`` holds ``settings``, ``assistant``, ``sessions`` (a ``SessionStore``;
-  default ``SqliteSessionStore`` at ``settings.db_path``, closed at shutdown), ``metrics``,
-  ``gates`` (``"chat"``, ``"sentiment"``), ``public_paths`` (paths served without the API key) and
-  ``load_error``.
+- ``app.state.server`` is the one typed ``ServerState`` (``moodchat.server.state``):
+  settings, assistant, sessions (a ``SessionStore``; default ``SqliteSessionStore`` at
+  ``settings.db_path``), metrics, gates (``"chat"``, ``"sentiment"``), public paths (served
+  without the API key), load error, escalation counter and webhook notifier.
+- One lifespan starts the model load and, at shutdown, flushes the webhook, closes the
+  session store it opened and frees the model it loaded.
 - Routers come from the modules listed in ``ROUTER_MODULES``; a feature adds its own
   module with a ``router`` and one line there; a module's optional ``install(app)`` runs
   after its router is included.
@@ -19,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from moodchat import __version__
@@ -33,6 +35,7 @@ from moodchat.server.guard import Guard
 from moodchat.server.metrics import Metrics
 from moodchat.server.sessions_routes import open_session_store
 from moodchat.server.settings import ServerSettings
+from moodchat.server.state import ServerState, server_state
 from moodchat.server.worker import run_model
 from moodchat.sessions.protocol import SessionStore
 
@@ -62,18 +65,18 @@ def create_app(
     app = FastAPI(
         title="moodchat", version=__version__, description=DESCRIPTION, lifespan=_lifespan
     )
-    state = app.state
-    state.settings = settings
-    state.assistant = assistant
-    state.owns_assistant = assistant is None
-    state.load_error = None
-    state.sessions = sessions if sessions is not None else open_session_store(settings)
-    state.owns_sessions = sessions is None
-    state.metrics = Metrics()
-    state.gates = _gates(settings, state.metrics)
-    state.public_paths = {"/healthz"}
-    state.started_at = time.time()
-    state.metrics.ready.set(1 if assistant is not None else 0)
+    metrics = Metrics()
+    state = ServerState(
+        settings=settings,
+        sessions=sessions if sessions is not None else open_session_store(settings),
+        metrics=metrics,
+        gates=_gates(settings, metrics),
+        assistant=assistant,
+        owns_assistant=assistant is None,
+        owns_sessions=sessions is None,
+    )
+    app.state.server = state
+    metrics.ready.set(1 if assistant is not None else 0)
     install_error_handlers(app)
     app.add_middleware(Guard, state=state)
     for name in ROUTER_MODULES:
@@ -110,8 +113,8 @@ def _gates(settings: ServerSettings, metrics: Metrics) -> dict[str, Gate]:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    state = app.state
-    loading = asyncio.create_task(_load(app)) if state.assistant is None else None
+    state = server_state(app)
+    loading = asyncio.create_task(_load(state)) if state.assistant is None else None
     try:
         yield
     finally:
@@ -122,28 +125,33 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.owns_assistant and state.assistant is not None and idle:
             bot, state.assistant = state.assistant, None
             bot.close()
+        if state.webhook is not None:
+            await anyio.to_thread.run_sync(state.webhook.flush, 2.0)
+            state.webhook.close()
+        if state.owns_sessions:
+            state.sessions.close()
 
 
-async def _load(app: FastAPI) -> None:
+async def _load(state: ServerState) -> None:
     """Load the configured model in a worker thread and mark the app ready."""
     from moodchat.assistant import Assistant
 
-    options = app.state.settings.options()
+    options = state.settings.options()
 
     def load():
         return Assistant.load(options)
 
     try:
-        app.state.assistant = await run_model(load)
+        state.assistant = await run_model(load)
     except MoodchatError as err:
-        app.state.load_error = str(err)
+        state.load_error = str(err)
         log.error("could not load the model: %s", err)
         return
     except Exception as err:  # a bug or a native failure: keep serving 503 with the reason
-        app.state.load_error = f"model load failed: {err}"
+        state.load_error = f"model load failed: {err}"
         log.exception("could not load the model")
         return
-    app.state.metrics.ready.set(1)
+    state.metrics.ready.set(1)
     log.info("model ready")
 
 

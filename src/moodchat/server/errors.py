@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from moodchat.errors import InputError, MoodchatError
+from moodchat.server.state import server_state
 
 log = logging.getLogger("moodchat.server")
 
@@ -95,7 +96,7 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error the ``{"error": ...}`` shape."""
-    retry = app.state.settings.retry_after_s
+    retry = server_state(app).settings.retry_after_s
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:

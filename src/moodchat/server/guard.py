@@ -3,7 +3,7 @@
 Contract, for HTTP requests in this order:
 1. every answer is counted in ``moodchat_requests_total{route,status}`` (route is the
    matched path template, or ``unmatched``, so random paths add no label values);
-2. when ``settings.api_key`` is set, a request to a path not in ``app.state.public_paths``
+2. when ``settings.api_key`` is set, a request to a path not in ``ServerState.public_paths``
    (``/healthz`` by default) without ``Authorization: Bearer <key>`` gets 401;
 3. a body larger than ``settings.max_body_bytes`` gets 413, whether announced by
    Content-Length or streamed in chunks; an accepted body is replayed to the app, and later
@@ -19,12 +19,13 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moodchat.server.errors import error_body
+from moodchat.server.state import ServerState
 
 
 class Guard:
     """Pure ASGI middleware (does not buffer responses, so SSE streams pass through)."""
 
-    def __init__(self, app: ASGIApp, state) -> None:
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
         self.app = app
         self.state = state
 

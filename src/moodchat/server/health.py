@@ -11,13 +11,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from moodchat.server.state import server_state
+
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
     """200 once the model is ready to answer, else 503."""
-    state = request.app.state
+    state = server_state(request)
     if state.assistant is not None:
         gates = state.gates
         return JSONResponse(
@@ -42,5 +44,5 @@ async def healthz(request: Request) -> JSONResponse:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     """Prometheus metrics."""
-    data, content_type = request.app.state.metrics.render()
+    data, content_type = server_state(request).metrics.render()
     return Response(data, media_type=content_type)

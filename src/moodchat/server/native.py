@@ -37,6 +37,7 @@ from moodchat.server.service import (
     sentiment_dict,
 )
 from moodchat.server.sse import EventStream, sse
+from moodchat.server.state import ServerState, server_state
 from moodchat.sessions.protocol import SESSION_ID
 
 router = APIRouter(prefix="/v1", tags=["moodchat"])
@@ -99,7 +100,7 @@ class ChatResponse(BaseModel):
     escalated: bool | None = None
 
 
-def model_name(state) -> str:
+def model_name(state: ServerState) -> str:
     """The served model's id (file stem of the loaded GGUF)."""
     bot = state.assistant
     path = bot.engine.model_path if bot is not None else (state.settings.model or "moodchat")
@@ -109,14 +110,14 @@ def model_name(state) -> str:
 @router.post("/sentiment", response_model=SentimentResponse)
 async def sentiment(body: SentimentRequest, request: Request) -> dict:
     """Label one text or several texts positive or negative, with a confidence."""
-    state = request.app.state
+    state = server_state(request)
     deadline = deadline_for(state, anyio.current_time())
     texts = _texts(state, body)
     results = await analyze(state, texts, deadline)
     return {"model": model_name(state), "results": [sentiment_dict(r) for r in results]}
 
 
-def _texts(state, body: SentimentRequest) -> list[str]:
+def _texts(state: ServerState, body: SentimentRequest) -> list[str]:
     if (body.text is None) == (body.texts is None):
         raise ApiError(422, "invalid_body", "give exactly one of 'text' or 'texts'")
     if body.text is not None:
@@ -139,7 +140,7 @@ def _texts(state, body: SentimentRequest) -> list[str]:
 )
 async def chat(body: ChatRequest, request: Request):
     """The mood of the message, then a warm reply (streamed as SSE with ``stream: true``)."""
-    state = request.app.state
+    state = server_state(request)
     started = anyio.current_time()
     history = [m.model_dump() for m in body.history] if body.history is not None else None
     job = await prepare_chat(state, body.message, history, body.session_id, body.max_tokens)
@@ -153,7 +154,7 @@ async def chat(body: ChatRequest, request: Request):
         await release()
 
 
-async def _stream(state, job: ChatJob, request: Request):
+async def _stream(state: ServerState, job: ChatJob, request: Request):
     try:
         async with aclosing(chat_events(state, job, request.is_disconnected)) as events:
             async for kind, payload in events:
@@ -162,7 +163,7 @@ async def _stream(state, job: ChatJob, request: Request):
         yield sse(err.body(), "error")
 
 
-async def _collect(state, job: ChatJob, request: Request) -> dict:
+async def _collect(state: ServerState, job: ChatJob, request: Request) -> dict:
     mood, done = await collect_reply(state, job, request.is_disconnected)
     out = ({"sentiment": mood} if mood is not None else {}) | done
     out.pop("type", None)

@@ -42,6 +42,7 @@ from moodchat.server.service import (
     prepare_chat,
 )
 from moodchat.server.sse import EventStream, sse
+from moodchat.server.state import ServerState, server_state
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -82,13 +83,13 @@ class CompletionRequest(BaseModel):
 @router.get("/models")
 async def list_models(request: Request) -> dict:
     """The served model, OpenAI style."""
-    return {"object": "list", "data": [_model_card(request.app.state)]}
+    return {"object": "list", "data": [_model_card(server_state(request))]}
 
 
 @router.get("/models/{model_id}")
 async def get_model(model_id: str, request: Request) -> dict:
     """One model by id (only the served one exists)."""
-    card = _model_card(request.app.state)
+    card = _model_card(server_state(request))
     if model_id != card["id"]:
         raise ApiError(
             404,
@@ -99,7 +100,7 @@ async def get_model(model_id: str, request: Request) -> dict:
     return card
 
 
-def _model_card(state) -> dict:
+def _model_card(state: ServerState) -> dict:
     return {
         "id": model_name(state),
         "object": "model",
@@ -111,7 +112,7 @@ def _model_card(state) -> dict:
 @router.post("/chat/completions", responses={200: {"content": {"text/event-stream": {}}}})
 async def chat_completions(body: CompletionRequest, request: Request):
     """An empathetic reply in OpenAI's chat-completion form, with the sentiment alongside."""
-    state = request.app.state
+    state = server_state(request)
     started = anyio.current_time()
     message, history = _split(body.messages)
     limit = body.max_completion_tokens or body.max_tokens
@@ -191,7 +192,7 @@ def _usage(done: dict) -> dict:
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
-async def _completion(state, job: ChatJob, request: Request, meta: dict) -> dict:
+async def _completion(state: ServerState, job: ChatJob, request: Request, meta: dict) -> dict:
     mood, done = await collect_reply(state, job, request.is_disconnected)
     choice = {
         "index": 0,
@@ -212,7 +213,9 @@ def _chunk(meta: dict, delta: dict, finish: str | None = None, **extra) -> bytes
     return sse(meta | {"object": "chat.completion.chunk", "choices": [choice]} | extra)
 
 
-async def _chunks(state, job: ChatJob, request: Request, meta: dict, usage_chunk: bool):
+async def _chunks(
+    state: ServerState, job: ChatJob, request: Request, meta: dict, usage_chunk: bool
+):
     try:
         async with aclosing(chat_events(state, job, request.is_disconnected)) as events:
             async for kind, payload in events:

@@ -34,6 +34,7 @@ from moodchat.engine import SamplingParams
 from moodchat.errors import InputError, MoodchatError
 from moodchat.inputs import clean_text
 from moodchat.server.errors import ApiError, from_moodchat_error
+from moodchat.server.state import ServerState
 from moodchat.server.worker import ThreadPump, run_model
 from moodchat.sessions.protocol import check_session_id
 from moodchat.types import DoneEvent, Message, Sentiment, SentimentEvent, TokenEvent
@@ -51,7 +52,7 @@ class ChatJob:
     deadline: float = field(default=0.0)
 
 
-def require_assistant(state) -> Assistant:
+def require_assistant(state: ServerState) -> Assistant:
     """The loaded assistant, or a 503 while there is none."""
     bot = state.assistant
     if bot is None:
@@ -60,7 +61,7 @@ def require_assistant(state) -> Assistant:
     return bot
 
 
-def check_text(state, text: object, where: str) -> str:
+def check_text(state: ServerState, text: object, where: str) -> str:
     """One user text, cleaned, or a 422 naming the field."""
     try:
         return clean_text(text, max_chars=state.settings.max_text_chars)
@@ -68,7 +69,7 @@ def check_text(state, text: object, where: str) -> str:
         raise ApiError(422, err.code, f"{where}: {err}", param=where) from None
 
 
-def deadline_for(state, started: float) -> float:
+def deadline_for(state: ServerState, started: float) -> float:
     """The monotonic (anyio clock) time when a request started at ``started`` expires."""
     return started + state.settings.request_timeout_s
 
@@ -78,7 +79,7 @@ def remaining(deadline: float) -> float:
     return max(deadline - anyio.current_time(), 0.001)
 
 
-async def analyze(state, texts: list[str], deadline: float) -> list[Sentiment]:
+async def analyze(state: ServerState, texts: list[str], deadline: float) -> list[Sentiment]:
     """Sentiment of each text, under the sentiment gate, off the event loop."""
     bot = require_assistant(state)
     started = time.perf_counter()
@@ -95,7 +96,11 @@ async def analyze(state, texts: list[str], deadline: float) -> list[Sentiment]:
 
 
 async def prepare_chat(
-    state, message: object, history: list | None, session_id: str | None, max_tokens: int | None
+    state: ServerState,
+    message: object,
+    history: list | None,
+    session_id: str | None,
+    max_tokens: int | None,
 ) -> ChatJob:
     """Validate a chat request and resolve its history (see the session rule above)."""
     settings = state.settings
@@ -126,7 +131,7 @@ def valid_session_id(session_id: str) -> str:
         raise ApiError(422, "invalid_session_id", str(err), param="session_id") from None
 
 
-def _history(state, history: list) -> list[Message]:
+def _history(state: ServerState, history: list) -> list[Message]:
     limit = state.settings.max_history_messages
     if len(history) > limit:
         raise ApiError(
@@ -145,7 +150,7 @@ def _history(state, history: list) -> list[Message]:
 
 
 async def chat_events(
-    state, job: ChatJob, is_disconnected: Callable[[], Awaitable[bool]]
+    state: ServerState, job: ChatJob, is_disconnected: Callable[[], Awaitable[bool]]
 ) -> AsyncIterator[tuple[str, dict]]:
     """The events of one reply (see the module contract)."""
     bot = require_assistant(state)
@@ -189,7 +194,7 @@ async def chat_events(
 
 
 async def collect_reply(
-    state, job: ChatJob, is_disconnected: Callable[[], Awaitable[bool]]
+    state: ServerState, job: ChatJob, is_disconnected: Callable[[], Awaitable[bool]]
 ) -> tuple[dict | None, dict]:
     """A whole reply's ``sentiment`` and ``done`` payloads; 499 when the client left first."""
     mood, done = None, None
@@ -204,7 +209,9 @@ async def collect_reply(
     return mood, done
 
 
-async def _payload(state, job: ChatJob, event, session: dict, seen: dict) -> tuple[str, dict]:
+async def _payload(
+    state: ServerState, job: ChatJob, event, session: dict, seen: dict
+) -> tuple[str, dict]:
     if isinstance(event, SentimentEvent):
         if job.session_id is not None:
             after = await run_model(
@@ -228,7 +235,7 @@ def sentiment_dict(s: Sentiment) -> dict:
     return s.to_dict()
 
 
-async def chat_slot(state, deadline: float) -> Callable[[], Awaitable[None]]:
+async def chat_slot(state: ServerState, deadline: float) -> Callable[[], Awaitable[None]]:
     """Take a chat slot (429/503 when none) and return the coroutine that frees it once."""
     gate = state.gates["chat"]
     started = time.perf_counter()

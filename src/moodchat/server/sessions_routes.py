@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import asdict
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from moodchat.server.errors import ApiError
 from moodchat.server.service import valid_session_id
+from moodchat.server.state import ServerState, server_state
 from moodchat.sessions.escalation import EscalationRule, WebhookNotifier
+from moodchat.sessions.protocol import SessionStore
 
 log = logging.getLogger("moodchat.server")
 
@@ -66,25 +65,10 @@ def _not_found(session_id: str) -> ApiError:
     return ApiError(404, "session_not_found", f"no session {session_id!r}")
 
 
-def session_view(store, session_id: str) -> dict | None:
+def session_view(store: SessionStore, session_id: str) -> dict | None:
     """The JSON of a session, or None when the store has no such session."""
-    info = store.info(session_id) if hasattr(store, "info") else None
-    if hasattr(store, "messages"):
-        rows = store.messages(session_id)
-    else:  # a plain SessionStore: user turns and mood points correspond one to one
-        moods = iter(store.mood(session_id))
-        rows = []
-        for m in store.history(session_id):
-            p = next(moods, None) if m.role == "user" else None
-            rows.append(
-                {
-                    "role": m.role,
-                    "content": m.content,
-                    "time": p and p.time,
-                    "label": p and p.label,
-                    "confidence": p and p.confidence,
-                }
-            )
+    info = store.info(session_id)
+    rows = store.messages(session_id)
     if info is None and not rows:
         return None
     info = info or {"escalated": False, "escalation_reason": None, "negative_streak": None}
@@ -114,7 +98,7 @@ def session_view(store, session_id: str) -> dict | None:
 def get_session(session_id: str, request: Request) -> dict:
     """The stored conversation: every turn with its time, user turns with their mood."""
     sid = valid_session_id(session_id)
-    view = session_view(request.app.state.sessions, sid)
+    view = session_view(server_state(request).sessions, sid)
     if view is None:
         raise _not_found(sid)
     return view
@@ -124,7 +108,7 @@ def get_session(session_id: str, request: Request) -> dict:
 def get_mood(session_id: str, request: Request) -> list[dict]:
     """The mood timeline: ``[{time, label, confidence, text}]``, oldest first."""
     sid = valid_session_id(session_id)
-    store = request.app.state.sessions
+    store = server_state(request).sessions
     points = store.mood(sid)
     if not points and session_view(store, sid) is None:
         raise _not_found(sid)
@@ -135,7 +119,7 @@ def get_mood(session_id: str, request: Request) -> list[dict]:
 def delete_session(session_id: str, request: Request) -> Response:
     """Forget the conversation and its moods."""
     sid = valid_session_id(session_id)
-    if not request.app.state.sessions.delete(sid):
+    if not server_state(request).sessions.delete(sid):
         raise _not_found(sid)
     return Response(status_code=204)
 
@@ -143,7 +127,7 @@ def delete_session(session_id: str, request: Request) -> Response:
 class _WebhookCollector:
     """Escalation and webhook counters for the app's Prometheus registry."""
 
-    def __init__(self, state) -> None:
+    def __init__(self, state: ServerState) -> None:
         self.state = state
 
     def collect(self) -> Iterator:
@@ -171,14 +155,11 @@ class _WebhookCollector:
 
 
 def install(app: FastAPI) -> None:
-    """Webhook, metrics and shutdown wiring for the app's session store."""
-    state = app.state
+    """Escalation hook, webhook notifier and their metrics for the app's session store."""
+    state = server_state(app)
     settings = state.settings
-    store = state.sessions
-    state.escalations = 0
-    state.webhook = None
     count_lock = threading.Lock()
-    if hasattr(store, "on_escalate") and store.on_escalate is None:
+    if state.sessions.on_escalate is None:
         notifier = None
         if settings.webhook_url:
             notifier = WebhookNotifier(
@@ -193,25 +174,5 @@ def install(app: FastAPI) -> None:
             if notifier is not None:
                 notifier.submit(summary)
 
-        store.on_escalate = on_escalate
+        state.sessions.on_escalate = on_escalate
     state.metrics.registry.register(_WebhookCollector(state))
-    _close_at_shutdown(app)
-
-
-def _close_at_shutdown(app: FastAPI) -> None:
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-        async with inner(a):
-            try:
-                yield
-            finally:
-                state = a.state
-                if state.webhook is not None:
-                    await anyio.to_thread.run_sync(state.webhook.flush, 2.0)
-                    state.webhook.close()
-                if getattr(state, "owns_sessions", False) and hasattr(state.sessions, "close"):
-                    state.sessions.close()
-
-    app.router.lifespan_context = lifespan

@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
 from moodchat.server.errors import ApiError
+from moodchat.server.state import server_state
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 ASSETS = {
@@ -52,4 +53,4 @@ def asset(name: str) -> FileResponse:
 
 def install(app: FastAPI) -> None:
     """Serve the page and its assets without the API key."""
-    app.state.public_paths |= {"/", *(f"/static/{name}" for name in ASSETS)}
+    server_state(app).public_paths |= {"/", *(f"/static/{name}" for name in ASSETS)}

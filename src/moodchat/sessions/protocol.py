@@ -6,7 +6,10 @@ Contract:
 - ``record_user`` stores the user's message with its sentiment and returns the session's
   state after it (including whether the escalation rule has fired); once it returns, the
   message is acknowledged and must survive a crash of a persistent store.
-- ``record_reply`` stores the assistant's reply. ``history`` returns the turns in order.
+- ``record_reply`` stores the assistant's reply. ``history`` returns the turns in order;
+  ``messages`` the same turns as dicts with each user turn's mood, ``info`` the session's
+  row (None if unknown). ``on_escalate`` is the hook a store calls when its escalation rule
+  fires (a store without a rule never calls it); ``close`` releases the store.
 - Session ids are opaque strings of 1-128 characters from ``[A-Za-z0-9_.-]``.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -50,8 +54,13 @@ class SessionState:
     negative_streak: int = 0
 
 
+EscalationHook = Callable[[dict], object]
+
+
 class SessionStore(Protocol):
     """Where conversations and their moods are kept."""
+
+    on_escalate: EscalationHook | None
 
     def history(self, session_id: str) -> list[Message]:
         """All turns of the session, oldest first (empty for an unknown session)."""
@@ -68,6 +77,15 @@ class SessionStore(Protocol):
     def delete(self, session_id: str) -> bool:
         """Forget a session; False if there was none."""
 
+    def messages(self, session_id: str) -> list[dict]:
+        """Turns as ``{role, content, time, label, confidence}`` dicts, oldest first."""
+
+    def info(self, session_id: str) -> dict | None:
+        """``{session_id, created, updated, negative_streak, escalated, ...}`` or None."""
+
+    def close(self) -> None:
+        """Release the store (files, connections); it is unusable afterwards."""
+
 
 @dataclass
 class _Session:
@@ -82,6 +100,7 @@ class MemorySessionStore:
     def __init__(self) -> None:
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
+        self.on_escalate: EscalationHook | None = None  # no rule: never called
 
     def history(self, session_id: str) -> list[Message]:
         with self._lock:
@@ -111,3 +130,37 @@ class MemorySessionStore:
     def delete(self, session_id: str) -> bool:
         with self._lock:
             return self._sessions.pop(check_session_id(session_id), None) is not None
+
+    def messages(self, session_id: str) -> list[dict]:
+        with self._lock:
+            s = self._sessions.get(check_session_id(session_id)) or _Session()
+            moods = iter(s.moods)  # user turns and mood points correspond one to one
+            rows = []
+            for m in s.messages:
+                p = next(moods, None) if m.role == "user" else None
+                rows.append(
+                    {
+                        "role": m.role,
+                        "content": m.content,
+                        "time": p and p.time,
+                        "label": p and p.label,
+                        "confidence": p and p.confidence,
+                    }
+                )
+            return rows
+
+    def info(self, session_id: str) -> dict | None:
+        with self._lock:
+            s = self._sessions.get(check_session_id(session_id))
+            if s is None:
+                return None
+            state = s.state or SessionState(session_id)
+            return {
+                "session_id": session_id,
+                "escalated": state.escalated,
+                "escalation_reason": None,
+                "negative_streak": state.negative_streak,
+            }
+
+    def close(self) -> None:
+        """Nothing to release."""

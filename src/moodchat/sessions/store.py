@@ -38,12 +38,12 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from moodchat.errors import MoodchatError
 from moodchat.sessions.escalation import EscalationRule
-from moodchat.sessions.protocol import MoodPoint, SessionState, check_session_id
+from moodchat.sessions.protocol import EscalationHook, MoodPoint, SessionState, check_session_id
 from moodchat.types import Message, Sentiment
 from moodchat.weights.models import moodchat_home
 
@@ -88,8 +88,6 @@ MIGRATIONS: list[list[str]] = [
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
-
-EscalationHook = Callable[[dict], object]
 
 
 class StoreError(MoodchatError):
