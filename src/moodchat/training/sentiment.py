@@ -161,17 +161,71 @@ def _load_base(config: SentimentTrainConfig):
     return engine, ChatML(engine)
 
 
-def _measure(split, seqs, rows, report, stage) -> tuple[torch.Tensor, list[int]]:
-    examples = [seqs.example(r) for r in rows]
+def _cache(split: SplitModel, examples: list[Example], report: Report, stage: str) -> list:
+    """The frozen lower layers' output per example, reporting progress as ``stage``."""
     done = [0]
 
     def tick(n: int) -> None:
         done[0] += n
         report(stage, done[0], len(examples), "")
 
-    cached = cache_lower(split, examples, on_batch=tick)
-    scores = predict(split, examples, cached, seqs.label_ids)
+    return cache_lower(split, examples, on_batch=tick)
+
+
+def _measure(split, seqs, rows, report, stage) -> tuple[torch.Tensor, list[int]]:
+    examples = [seqs.example(r) for r in rows]
+    scores = predict(split, examples, _cache(split, examples, report, stage), seqs.label_ids)
     return scores, [e.target for e in examples]
+
+
+def _fit(config: SentimentTrainConfig, split: SplitModel, seqs, rows, report: Report):
+    """(PEFT model, epoch losses): LoRA on the top layers trained over ``rows``."""
+    examples = [seqs.example(r) for r in rows]
+    cached = _cache(split, examples, report, "caching frozen layers")
+    peft_model = attach_lora(
+        split.model, split.upper_indices, config.rank, config.alpha, config.seed
+    )
+    done = [0]
+
+    def step_tick(n: int, loss: float) -> None:
+        done[0] += n
+        report("training", done[0], len(examples) * config.epochs, f"loss {loss:.4f}")
+
+    losses = train(
+        split, peft_model, examples, cached, seqs.label_ids,
+        epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+        seed=config.seed, on_step=step_tick,
+    )  # fmt: skip
+    return peft_model, losses
+
+
+def _calibrate_and_measure(config, split, seqs, holdout, report) -> tuple[float, dict]:
+    """(temperature fitted on the held-out rows, metrics per held-out / dev set)."""
+    scores, targets = _measure(split, seqs, holdout, report, "held-out check")
+    temperature = fit_temperature(scores, targets)
+    evaluation = {"holdout": _metrics(scores, targets, temperature)}
+    for path in config.dev:
+        name = Path(path).name
+        dev_scores, dev_targets = _measure(
+            split, seqs, read_labelled(path), report, f"measuring {name}"
+        )
+        evaluation[name] = _metrics(dev_scores, dev_targets, temperature)
+    return temperature, evaluation
+
+
+def _metadata(config: SentimentTrainConfig, prompt_name: str, temperature: float, prov) -> dict:
+    weights = base_weights_file(config.model)
+    return {
+        "role": "sentiment",
+        "base_sha256": sha256_file(weights),
+        "base_size": weights.stat().st_size,
+        "base_fingerprint": base_fingerprint(weights),
+        "prompt": prompt_name,
+        "top_layers": config.top_layers,
+        "rank": config.rank,
+        "temperature": temperature,
+        "provenance": prov,
+    }
 
 
 def train_sentiment(config: SentimentTrainConfig, report: Report) -> dict:
@@ -185,44 +239,9 @@ def train_sentiment(config: SentimentTrainConfig, report: Report) -> dict:
     engine, template = _load_base(config)
     prompt = sentiment_prompt(config.prompt)
     seqs = _Sequences(engine, template, prompt, config.max_text_tokens)
-    model = engine.model
-    split = SplitModel(model, config.top_layers)
-    examples = [seqs.example(r) for r in train_rows]
-    done = [0]
-
-    def cache_tick(n: int) -> None:
-        done[0] += n
-        report("caching frozen layers", done[0], len(examples), "")
-
-    cached = cache_lower(split, examples, on_batch=cache_tick)
-    peft_model = attach_lora(model, split.upper_indices, config.rank, config.alpha, config.seed)
-    steps = [0]
-
-    def step_tick(n: int, loss: float) -> None:
-        steps[0] += n
-        report("training", steps[0], len(examples) * config.epochs, f"loss {loss:.4f}")
-
-    losses = train(
-        split,
-        peft_model,
-        examples,
-        cached,
-        seqs.label_ids,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        seed=config.seed,
-        on_step=step_tick,
-    )
-    del cached
-    scores, targets = _measure(split, seqs, holdout, report, "held-out check")
-    temperature = fit_temperature(scores, targets)
-    evaluation = {"holdout": _metrics(scores, targets, temperature)}
-    for path in config.dev:
-        dev_scores, dev_targets = _measure(
-            split, seqs, read_labelled(path), report, f"measuring {Path(path).name}"
-        )
-        evaluation[Path(path).name] = _metrics(dev_scores, dev_targets, temperature)
+    split = SplitModel(engine.model, config.top_layers)
+    peft_model, losses = _fit(config, split, seqs, train_rows, report)
+    temperature, evaluation = _calibrate_and_measure(config, split, seqs, holdout, report)
     provenance = {
         "config": {k: v for k, v in asdict(config).items() if k not in ("out", "threads")},
         "data": records,
@@ -233,18 +252,7 @@ def train_sentiment(config: SentimentTrainConfig, report: Report) -> dict:
         "train_seconds": round(time.perf_counter() - start, 1),
         "torch": torch.__version__,
     }
-    weights = base_weights_file(config.model)
-    metadata = {
-        "role": "sentiment",
-        "base_sha256": sha256_file(weights),
-        "base_size": weights.stat().st_size,
-        "base_fingerprint": base_fingerprint(weights),
-        "prompt": prompt.name,
-        "top_layers": config.top_layers,
-        "rank": config.rank,
-        "temperature": temperature,
-        "provenance": provenance,
-    }
+    metadata = _metadata(config, prompt.name, temperature, provenance)
     tensors = lora_tensors(peft_model, split.n_layers)
     write_adapter(config.out, tensors, alpha=config.alpha, metadata=metadata)
     return metadata
