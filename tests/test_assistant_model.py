@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moodchat import DoneEvent, InputError, SentimentEvent, TokenEvent
+from moodchat.roles.chat import complete_sentences
 
 pytestmark = pytest.mark.model
 
@@ -64,7 +65,9 @@ def test_respond_streams_sentiment_then_reply(assistant):
     assert len(tokens) == len(events) - 2 and tokens
     done = events[-1]
     assert isinstance(done, DoneEvent)
-    assert done.reply == "".join(t.text for t in tokens).strip()
+    streamed = "".join(t.text for t in tokens).strip()
+    cut = done.finish_reason == "length"
+    assert done.reply == (complete_sentences(streamed) if cut else streamed)
     assert done.completion_tokens <= 48
     assert done.finish_reason in ("stop", "length")
     assert "\ufffd" not in done.reply

@@ -12,8 +12,11 @@ Contract:
 - ``analyze(text)`` -> ``Sentiment``; ``analyze_many(texts)`` -> ``list[Sentiment]`` in
   input order. Invalid text raises ``InputError`` before any model work.
 - ``respond(message, history)`` yields one ``SentimentEvent``, then ``TokenEvent``s (whole
-  UTF-8 characters), then one ``DoneEvent``. Invalid input raises ``InputError`` before the
-  first event. Closing the iterator stops generation at the next token.
+  UTF-8 characters), then one ``DoneEvent``. A reply cut by the token limit
+  (``finish_reason="length"``) ends at its last complete sentence in ``DoneEvent.reply``
+  (what sessions store); the streamed tokens were already sent. Invalid input raises
+  ``InputError`` before the first event. Closing the iterator stops generation at the next
+  token.
 - The assistant is safe to share between threads: the engine serializes model steps and
   serves sentiment scoring ahead of waiting generation steps.
 """
@@ -31,7 +34,11 @@ from moodchat.errors import InputError
 from moodchat.inputs import clean_text
 from moodchat.prompts import SentimentPrompt, chat_prompt, sentiment_prompt
 from moodchat.roles import ChatRole, SentimentRole
-from moodchat.roles.chat import DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PROMPT_TOKENS
+from moodchat.roles.chat import (
+    DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_MAX_PROMPT_TOKENS,
+    complete_sentences,
+)
 from moodchat.roles.sentiment import DEFAULT_MAX_INPUT_TOKENS
 from moodchat.template import ChatML
 from moodchat.types import DoneEvent, Event, Message, Sentiment, SentimentEvent, TokenEvent
@@ -187,8 +194,9 @@ class Assistant:
             pieces.append(piece)
             yield TokenEvent(piece)
         end = time.perf_counter()
+        reply = "".join(pieces).strip()
         yield DoneEvent(
-            reply="".join(pieces).strip(),
+            reply=complete_sentences(reply) if stats.finish_reason == "length" else reply,
             finish_reason=stats.finish_reason,
             prompt_tokens=stats.prompt_tokens,
             completion_tokens=stats.completion_tokens,

@@ -20,6 +20,7 @@ from moodchat.engine import load_engine
 from moodchat.engine.hf import TransformersEngine
 from moodchat.engine.sampling import GREEDY, SamplingParams
 from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError
+from moodchat.roles.chat import complete_sentences
 from moodchat.template import ChatML, UnsupportedTemplateError
 from moodchat.types import LABELS, DoneEvent, SentimentEvent, TokenEvent
 
@@ -203,7 +204,9 @@ def test_roles_keep_their_contract(tiny_bot):
     assert all(isinstance(e, TokenEvent) for e in events[1:-1])
     done = events[-1]
     assert done.completion_tokens <= 5 and done.finish_reason in ("stop", "length")
-    assert done.reply == "".join(e.text for e in events[1:-1]).strip()
+    streamed = "".join(e.text for e in events[1:-1]).strip()
+    cut = done.finish_reason == "length"
+    assert done.reply == (complete_sentences(streamed) if cut else streamed)
 
 
 def test_missing_and_broken_models_raise_clear_errors(tmp_path, tiny_qwen_dir):

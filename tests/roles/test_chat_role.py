@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fakes import FakeEngine
 from moodchat.prompts import chat_prompt
 from moodchat.roles.chat import ChatRole, Utf8Stream
@@ -75,3 +77,32 @@ def test_message_language_picks_the_prefix():
     _, role = make_role()
     assert role.prefix_for("今天好累") is role.prefixes["zh"]
     assert role.prefix_for("so tired") is role.prefixes["en"]
+
+
+@pytest.mark.parametrize(
+    "text,kept",
+    [
+        ("好的。我们慢慢来！要不要先", "好的。我们慢慢来！"),
+        ("That sounds hard. Try a short walk. Then maybe", "That sounds hard. Try a short walk."),
+        ("He said “good job.” And then", "He said “good job.”"),
+        ("Version 2.5 is out and", "Version 2.5 is out and"),  # no sentence end: kept whole
+        ("真的吗？！太好了", "真的吗？！"),
+    ],
+)
+def test_complete_sentences(text, kept):
+    from moodchat.roles.chat import complete_sentences
+
+    assert complete_sentences(text) == kept
+
+
+def test_reply_cut_by_the_limit_ends_at_a_sentence():
+    from fakes import FakeEngine
+    from moodchat import Assistant
+
+    bot = Assistant(FakeEngine(reply="第一句。第二句还没说完"))
+    events = list(bot.respond("hello", max_new_tokens=20))
+    done = events[-1]
+    assert done.finish_reason == "length"
+    assert done.reply == "第一句。"
+    streamed = "".join(e.text for e in events[1:-1])
+    assert streamed.startswith("第一句。第二")  # the stream itself is never rewritten

@@ -10,11 +10,15 @@ Contract:
   character split across tokens are held back until complete), then returns a
   ``ReplyStats`` as the generator's return value. At most ``max_new_tokens`` are generated;
   the end-of-turn token stops early. Closing the generator stops generation.
+- ``complete_sentences(text)`` is what a reply cut by the token limit keeps: everything up
+  to its last sentence end (。！？!?. ; …, closing quotes and brackets kept), or the text
+  unchanged when it has no sentence end at all.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -29,6 +33,16 @@ from moodchat.types import Message
 DEFAULT_MAX_NEW_TOKENS = 128
 DEFAULT_MAX_PROMPT_TOKENS = 1024
 DEFAULT_MAX_MESSAGE_TOKENS = 512
+
+
+_CLOSERS = "”’\"')）」』"
+_SENTENCE_END = re.compile(rf"(?:[。！？!?…]+|\.(?=[\s{_CLOSERS}]|$))[{_CLOSERS}]*")
+
+
+def complete_sentences(text: str) -> str:
+    """``text`` up to the end of its last complete sentence (unchanged if none ends)."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]].rstrip() if ends else text
 
 
 @dataclass(frozen=True)
