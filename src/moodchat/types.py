@@ -32,6 +32,7 @@ class Sentiment:
     truncated: bool = False
     n_tokens: int = 0
     latency_ms: float = 0.0
+    crisis: bool = False  # the text speaks of self-harm or suicide (a rule, not the model)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of all fields."""

@@ -10,6 +10,8 @@ Contract:
   character split across tokens are held back until complete), then returns a
   ``ReplyStats`` as the generator's return value. At most ``max_new_tokens`` are generated;
   the end-of-turn token stops early. Closing the generator stops generation.
+- A message about self-harm or suicide (``roles.safety.mentions_self_harm``) gets the
+  fixed caring reply of ``roles.safety.crisis_reply`` in its language, never a sample.
 - ``complete_sentences(text)`` is what a reply cut by the token limit keeps: everything up
   to its last sentence end (。！？!?. ; …, closing quotes and brackets kept), or the text
   unchanged when it has no sentence end at all.
@@ -27,6 +29,7 @@ from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.sampling import SamplingParams
 from moodchat.inputs import head_tail, pick_language
 from moodchat.prompts import ChatPrompt
+from moodchat.roles.safety import crisis_reply, mentions_self_harm
 from moodchat.template import ChatML
 from moodchat.types import Message
 
@@ -119,6 +122,11 @@ class ChatRole:
             budget -= len(turn)
         return [tok for turn in reversed(kept) for tok in turn] + tail, truncated
 
+    def _crisis(self, message: str) -> Generator[str, None, ReplyStats]:
+        """The safety rule's fixed reply, in the message's language (no sampling)."""
+        yield crisis_reply(pick_language(message, ("zh", "en"), fallback="en"))
+        return ReplyStats("stop", 0, 0, False, 0.0)
+
     def stream(
         self,
         message: str,
@@ -129,6 +137,8 @@ class ChatRole:
         should_stop: Callable[[], bool] | None = None,
     ) -> Generator[str, None, ReplyStats]:
         """Yield the reply as text pieces; return its ``ReplyStats``."""
+        if mentions_self_harm(message):
+            return (yield from self._crisis(message))
         tokens, truncated = self.build(message, history)
         prefix = self.prefix_for(message)
         start = time.perf_counter()

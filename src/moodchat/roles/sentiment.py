@@ -15,6 +15,7 @@ Contract:
   (temperature scaling, Guo et al. 2017): it changes the confidence, never the label.
 - With ``adapter`` (an ``Engine.load_adapter`` handle) every prefix is cached with that
   LoRA adapter on, so every text is scored with it; the read-out is unchanged.
+- ``Sentiment.crisis`` marks texts about self-harm or suicide (``roles.safety``, a rule).
 - Texts longer than ``max_input_tokens`` keep their head and tail (``truncated=True``).
 - A prompt with per-language variants (``SentimentPrompt.languages``) gets one cached prefix,
   label-word set and calibration per language; each text goes to its language's variant
@@ -32,6 +33,7 @@ import numpy as np
 from moodchat.engine.base import Engine, Prefix
 from moodchat.inputs import clean_text, head_tail, pick_language
 from moodchat.prompts import SentimentPrompt
+from moodchat.roles.safety import mentions_self_harm
 from moodchat.template import ChatML
 from moodchat.types import LABELS, Sentiment
 
@@ -186,7 +188,9 @@ class SentimentRole:
         p = np.exp(scores - scores.max())
         return p / p.sum()
 
-    def _result(self, v: _Variant, logits, n_tokens: int, truncated: bool, ms: float) -> Sentiment:
+    def _result(
+        self, v: _Variant, text: str, logits, n_tokens: int, truncated: bool, ms: float
+    ) -> Sentiment:
         p = self._label_probs(v, logits, v.log_bias, v.prompt.temperature)
         best = int(np.argmax(p))
         return Sentiment(
@@ -196,6 +200,7 @@ class SentimentRole:
             truncated=truncated,
             n_tokens=n_tokens,
             latency_ms=round(ms, 2),
+            crisis=mentions_self_harm(text),
         )
 
     def analyze(self, text: str) -> Sentiment:
@@ -206,7 +211,7 @@ class SentimentRole:
         tokens, truncated = self._request_tokens(text, v)
         logits = self._score(v, [tokens])[0]
         ms = (time.perf_counter() - start) * 1000
-        return self._result(v, logits, len(tokens), truncated, ms)
+        return self._result(v, text, logits, len(tokens), truncated, ms)
 
     def analyze_many(self, texts: Sequence[str]) -> list[Sentiment]:
         """Label many texts, batched by the engine per variant; raises on the first invalid."""
@@ -225,7 +230,10 @@ class SentimentRole:
             for i, lg, (tokens, cut) in zip(idx, logits, encoded):
                 scored[i] = (v, lg, len(tokens), cut)
         per_item = (time.perf_counter() - start) * 1000 / len(cleaned)
-        return [self._result(v, lg, n, cut, per_item) for v, lg, n, cut in scored]
+        return [
+            self._result(v, text, lg, n, cut, per_item)
+            for text, (v, lg, n, cut) in zip(cleaned, scored)
+        ]
 
     def _variant_key(self, text: str) -> str:
         return pick_language(text, self.variants, fallback="")

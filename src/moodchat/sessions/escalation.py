@@ -39,14 +39,21 @@ class EscalationRule:
 
     after_negative: int | None = 3
     confidence: float | None = None
+    on_crisis: bool = True
 
     @classmethod
     def never(cls) -> EscalationRule:
         """A rule that never fires."""
-        return cls(after_negative=None, confidence=None)
+        return cls(after_negative=None, confidence=None, on_crisis=False)
 
     def check(self, streak: int, sentiment: Sentiment) -> str | None:
-        """Why the session escalates after this message (``streak`` includes it), or None."""
+        """Why the session escalates after this message (``streak`` includes it), or None.
+
+        With ``on_crisis``, a message about self-harm or suicide (``Sentiment.crisis``)
+        escalates at once.
+        """
+        if sentiment.crisis and self.on_crisis:
+            return "message about self-harm or suicide"
         if sentiment.label != "negative":
             return None
         if self.confidence is not None and sentiment.confidence >= self.confidence:
