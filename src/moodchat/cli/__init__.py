@@ -10,6 +10,7 @@ from __future__ import annotations
 from moodchat.cli import (  # noqa: F401  (each registers its commands)
     bench,
     core,
+    eval_chat,
     evaluate,
     history,
     serve,
