@@ -97,3 +97,21 @@ def test_adapter_changes_sentiment_and_never_chat(tiny_qwen_dir, trained):
     assert not np.allclose(before, after, atol=1e-3)
     assert chat_after == chat_before == again
     assert [s.probabilities["positive"] for s in bare.analyze_many(texts)] == before
+
+
+def test_same_seed_same_adapter_and_the_cache_is_reused(tiny_qwen_dir, tiny_train_dir, tmp_path):
+    def run(out: str) -> list:
+        config = SentimentTrainConfig(
+            model=str(tiny_qwen_dir), data_dir=str(tiny_train_dir), out=str(tmp_path / out),
+            per_language=8, everyday_repeat=0, holdout=4, top_layers=1, rank=4, epochs=2,
+            batch_size=4, lr=1e-2, threads=1, cache_dir=str(tmp_path / "cache"),
+        )  # fmt: skip
+        reports = []
+        train_sentiment(config, lambda *a: reports.append(a))
+        return reports
+
+    first, second = run("a.gguf"), run("b.gguf")
+    assert not any(r[3] == "from cache" for r in first)
+    assert any(r[0] == "caching frozen layers" and r[3] == "from cache" for r in second)
+    a, b = adapter_tensors(tmp_path / "a.gguf"), adapter_tensors(tmp_path / "b.gguf")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

@@ -115,6 +115,13 @@ def _progress():
 @click.option("--max-text-tokens", type=int, default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", "-t", type=int, default=None)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Keep the frozen layers' output here; a later run with the same data, "
+    "base and --top-layers reuses it (only epochs, lr or rank changed).",
+)
 @user_errors
 def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
     """Train the sentiment role's LoRA adapter and write it as a GGUF adapter file."""

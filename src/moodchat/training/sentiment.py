@@ -20,6 +20,7 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -80,6 +81,7 @@ class SentimentTrainConfig:
     seed: int = 0
     threads: int | None = None
     prompt: str = ADAPTER_PROMPT
+    cache_dir: str | None = None  # keep the frozen layers' output here for later runs
 
 
 Report = Callable[[str, int, int, str], None]  # (stage, done, total, detail)
@@ -172,6 +174,27 @@ def _cache(split: SplitModel, examples: list[Example], report: Report, stage: st
     return cache_lower(split, examples, on_batch=tick)
 
 
+def _stored_cache(config, split: SplitModel, examples: list[Example], report: Report) -> list:
+    """``_cache`` of the training examples, reused from ``config.cache_dir`` when the same
+    base, split and token sequences were cached before (runs that change only the epochs,
+    the learning rate or the rank then skip the costliest stage)."""
+    if not config.cache_dir:
+        return _cache(split, examples, report, "caching frozen layers")
+    key = hashlib.sha256(base_fingerprint(base_weights_file(config.model)).encode())
+    key.update(f"{split.split}:{split.n_layers}".encode())
+    for e in examples:
+        key.update(repr(e.tokens).encode())
+    path = Path(config.cache_dir) / f"lower-{key.hexdigest()[:16]}.pt"
+    if path.is_file():
+        report("caching frozen layers", len(examples), len(examples), "from cache")
+        return torch.load(path)
+    cached = _cache(split, examples, report, "caching frozen layers")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(cached, path.with_suffix(".part"))
+    path.with_suffix(".part").replace(path)
+    return cached
+
+
 def _measure(split, seqs, rows, report, stage) -> tuple[torch.Tensor, list[int]]:
     examples = [seqs.example(r) for r in rows]
     scores = predict(split, examples, _cache(split, examples, report, stage), seqs.label_ids)
@@ -181,7 +204,7 @@ def _measure(split, seqs, rows, report, stage) -> tuple[torch.Tensor, list[int]]
 def _fit(config: SentimentTrainConfig, split: SplitModel, seqs, rows, report: Report):
     """(PEFT model, epoch losses): LoRA on the top layers trained over ``rows``."""
     examples = [seqs.example(r) for r in rows]
-    cached = _cache(split, examples, report, "caching frozen layers")
+    cached = _stored_cache(config, split, examples, report)
     peft_model = attach_lora(
         split.model, split.upper_indices, config.rank, config.alpha, config.seed
     )
@@ -243,7 +266,9 @@ def train_sentiment(config: SentimentTrainConfig, report: Report) -> dict:
     peft_model, losses = _fit(config, split, seqs, train_rows, report)
     temperature, evaluation = _calibrate_and_measure(config, split, seqs, holdout, report)
     provenance = {
-        "config": {k: v for k, v in asdict(config).items() if k not in ("out", "threads")},
+        "config": {
+            k: v for k, v in asdict(config).items() if k not in ("out", "threads", "cache_dir")
+        },
         "data": records,
         "rows": label_counts(train_rows),
         "epoch_loss": [round(x, 4) for x in losses],
