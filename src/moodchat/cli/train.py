@@ -44,8 +44,9 @@ class _Bars:
         step = done * 20 // max(1, total)
         if step > self.logged.get(stage, -1):
             self.logged[stage] = step
-            rate = done / max(1e-9, time.perf_counter() - self.started[stage])
-            self.progress.console.log(f"{stage}: {done}/{total} ({rate:.1f} ex/s) {detail}")
+            elapsed = time.perf_counter() - self.started[stage]
+            rate = f" ({done / elapsed:.1f} ex/s)" if elapsed > 1 else ""
+            self.progress.console.log(f"{stage}: {done}/{total}{rate} {detail}")
 
 
 def _progress():
