@@ -115,6 +115,7 @@ def _progress():
 @click.option("--lr", type=float, default=5e-4, show_default=True)
 @click.option("--max-text-tokens", type=int, default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-grad-norm", type=float, default=None, help="Clip gradients (off).")
 @click.option("--threads", "-t", type=int, default=None)
 @click.option(
     "--cache-dir",

@@ -82,6 +82,7 @@ class SentimentTrainConfig:
     threads: int | None = None
     prompt: str = ADAPTER_PROMPT
     cache_dir: str | None = None  # keep the frozen layers' output here for later runs
+    max_grad_norm: float | None = None
 
 
 Report = Callable[[str, int, int, str], None]  # (stage, done, total, detail)
@@ -217,7 +218,7 @@ def _fit(config: SentimentTrainConfig, split: SplitModel, seqs, rows, report: Re
     losses = train(
         split, peft_model, examples, cached, seqs.label_ids,
         epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-        seed=config.seed, on_step=step_tick,
+        seed=config.seed, on_step=step_tick, max_grad_norm=config.max_grad_norm,
     )  # fmt: skip
     return peft_model, losses
 
