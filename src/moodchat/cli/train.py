@@ -109,6 +109,20 @@ def _progress():
     show_default=True,
     help="Sampled rows per language (half per label).",
 )
+@click.option(
+    "--everyday-repeat",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Times each everyday message written for moodchat is used (0: none).",
+)
+@click.option(
+    "--holdout",
+    type=int,
+    default=400,
+    show_default=True,
+    help="Training rows held out to fit the temperature.",
+)
 @click.option("--top-layers", "-k", type=int, default=6, show_default=True)
 @click.option("--rank", "-r", type=int, default=8, show_default=True)
 @click.option("--epochs", type=int, default=1, show_default=True)
