@@ -60,7 +60,9 @@ def test_adapter_records_the_base_it_was_trained_on(few_step_adapter, default_mo
 
 
 def test_llama_cpp_serves_it_for_sentiment_only(few_step_adapter, default_model):
-    bare = Assistant.load(default_model, roles=RoleOptions(sentiment_adapter="none"))
+    bare = Assistant.load(
+        default_model, roles=RoleOptions(sentiment_prompt="a1-adapter", sentiment_adapter="none")
+    )
     try:
         chat_before = bare.reply("My cat passed away", max_new_tokens=24, sampling=GREEDY)[1]
     finally:
