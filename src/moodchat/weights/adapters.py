@@ -21,6 +21,7 @@ Contract:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -128,20 +129,27 @@ def read_adapter(path: str | Path) -> AdapterInfo:
     )
 
 
+@functools.cache
+def _tensor_names(arch: str, n_layers: int):
+    """gguf-py's transformers -> llama.cpp tensor-name table, built once per shape."""
+    import gguf
+
+    arch_id = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch]
+    return gguf.get_tensor_name_map(arch_id, n_layers)
+
+
 def gguf_base_name(module_name: str, n_layers: int, arch: str = "qwen2") -> str | None:
     """llama.cpp's name for the weight of a transformers module (``blk.N.attn_q.weight``).
 
     ``module_name`` may carry a wrapper's leading path (``base_model.model.``); None when
     the module has no llama.cpp counterpart. The same table ``convert_lora_to_gguf.py`` uses.
     """
-    import gguf
-
     start = module_name.find("model.layers.")
     if start < 0:
         return None
-    arch_id = {v: k for k, v in gguf.MODEL_ARCH_NAMES.items()}[arch]
-    names = gguf.get_tensor_name_map(arch_id, n_layers)
-    return names.get_name(module_name[start:] + ".weight", try_suffixes=(".weight",))
+    return _tensor_names(arch, n_layers).get_name(
+        module_name[start:] + ".weight", try_suffixes=(".weight",)
+    )
 
 
 def adapter_tensors(path: str | Path) -> dict[str, np.ndarray]:
