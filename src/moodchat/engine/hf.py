@@ -18,6 +18,8 @@ Contract (see ``moodchat.engine.base``) plus:
   after a row's last token invisible to it), in groups of at most ``batch_tokens``.
 - Model steps take the shared ``StepLock``: scoring at ``SCORE_PRIORITY``, each generation
   step at ``GENERATE_PRIORITY``. Closing a generator drops its cache.
+- Replies are sampled with transformers' logits processors mapped from the same
+  ``SamplingParams`` as llama.cpp's chain (``engine.hf_sampler``; no DRY on this backend).
 - The model is warmed up at load (one short prefix and one scoring call).
 - ``load_adapter`` reads a moodchat GGUF LoRA adapter and injects it with PEFT under its own
   name; each forward pass turns on exactly the adapter of the prefix it extends (none for
@@ -38,6 +40,7 @@ import torch
 from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.hardware import physical_cores
 from moodchat.engine.hf_adapters import PeftAdapters
+from moodchat.engine.hf_sampler import HFSampler
 from moodchat.engine.llama import check_gguf_file
 from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
@@ -329,16 +332,21 @@ class TransformersEngine(Engine):
             with self._lock.hold(GENERATE_PRIORITY):
                 return self._step(cache, [token], pos, prefix.adapter)
 
-        yield from decode_loop(
-            logits,
-            step,
-            pos=len(prefix) + len(tokens),
-            n_ctx=self.n_ctx,
-            max_new_tokens=max_new_tokens,
-            sampling=sampling,
-            stops=self._end_tokens | (stop_tokens or frozenset()),
-            should_stop=should_stop,
-        )
+        context = [*prefix.tokens, *tokens]  # the penalties see the history too
+        sampler = HFSampler(sampling, self.n_ctx, context)
+        try:
+            yield from decode_loop(
+                logits,
+                step,
+                pos=len(context),
+                n_ctx=self.n_ctx,
+                max_new_tokens=max_new_tokens,
+                sampler=sampler,
+                stops=self._end_tokens | (stop_tokens or frozenset()),
+                should_stop=should_stop,
+            )
+        finally:
+            sampler.close()
 
     # -- adapters ------------------------------------------------------------------
     def load_adapter(self, path: str) -> int:

@@ -33,6 +33,7 @@ import numpy as np
 from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.hardware import physical_cores
 from moodchat.engine.llama_log import NativeLog
+from moodchat.engine.llama_sampler import LlamaSampler
 from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import (
     GENERATE_PRIORITY,
@@ -357,16 +358,18 @@ class LlamaEngine(Engine):
                 with self._lock.hold(GENERATE_PRIORITY):
                     return self._decode_run([token], seq, pos)
 
-            yield from decode_loop(
-                logits,
-                step,
-                pos=len(prefix) + len(tokens),
-                n_ctx=self.n_ctx,
-                max_new_tokens=max_new_tokens,
-                sampling=sampling,
-                stops=self._end_tokens | (stop_tokens or frozenset()),
-                should_stop=should_stop,
-            )
+            context = [*prefix.tokens, *tokens]  # llama.cpp's chain penalizes the history too
+            with LlamaSampler(self._lib, self._vocab, sampling, self.n_ctx, context) as sampler:
+                yield from decode_loop(
+                    logits,
+                    step,
+                    pos=len(prefix) + len(tokens),
+                    n_ctx=self.n_ctx,
+                    max_new_tokens=max_new_tokens,
+                    sampler=sampler,
+                    stops=self._end_tokens | (stop_tokens or frozenset()),
+                    should_stop=should_stop,
+                )
         finally:
             with self._lock.hold(SCORE_PRIORITY):
                 self._forget(seq)
