@@ -17,6 +17,7 @@ For the transformers backend and the training code, built offline (no hub downlo
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 from pathlib import Path
@@ -180,4 +181,27 @@ def tiny_train_dir(tmp_path_factory):
             writer = csv.writer(f)
             writer.writerow(["text", "label"])
             writer.writerows(rows * 3)
+    return out
+
+
+def _chat(*texts: str) -> dict:
+    roles = ("user", "assistant")
+    return {"messages": [{"role": roles[i % 2], "content": t} for i, t in enumerate(texts)]}
+
+
+CHAT = [
+    _chat("我今天很累", "辛苦了，早点休息吧。"),
+    _chat("考试过了！", "太好了，恭喜你！", "谢谢", "不客气，好好庆祝一下。"),
+    _chat("I feel lonely", "That sounds hard. Want to talk?"),
+    _chat("I got the job", "Congratulations, well done!"),
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_dir(tmp_path_factory):
+    """Two tiny conversation files in the shape of ``../shared/data/chat``."""
+    out = tmp_path_factory.mktemp("chat-data")
+    for name, rows in (("zh_small.jsonl", CHAT[:2]), ("en_small.jsonl", CHAT[2:])):
+        lines = [json.dumps(r, ensure_ascii=False) for r in rows * 3]
+        (out / name).write_text("\n".join(lines) + "\n", "utf-8")
     return out

@@ -4,11 +4,12 @@ Contract:
 - ``Assistant.load()`` loads the default model (pulling it when absent and allowed) or the
   one named, builds the chat template, caches both role prefixes and warms up. What to
   load is one ``ModelOptions`` (model, backend, threads, dtype, auto-pull, ``RoleOptions``).
-- The sentiment role uses a trained LoRA adapter when one fits the model
-  (``RoleOptions.sentiment_adapter``: ``None``/``"auto"`` = the shipped adapter if the model
-  is the one it was trained on, ``"none"`` = prompt-only, or a path). With an adapter the
-  role runs the adapter's prompt version and temperature; the chat role never sees it.
-  Naming a sentiment prompt version with ``"auto"`` chooses the prompt-only path.
+- Each role uses its trained LoRA adapter when one fits the model
+  (``RoleOptions.sentiment_adapter`` / ``chat_adapter``: ``None``/``"auto"`` = the shipped
+  adapter if the model is the one it was trained on, ``"none"`` = prompt-only, or a path).
+  With an adapter the role runs the adapter's prompt version (and, for sentiment, its
+  temperature); the other role's decodes never see it. Naming a prompt version with
+  ``"auto"`` chooses that role's prompt-only path.
 - ``analyze(text)`` -> ``Sentiment``; ``analyze_many(texts)`` -> ``list[Sentiment]`` in
   input order. Invalid text raises ``InputError`` before any model work.
 - ``respond(message, history)`` yields one ``SentimentEvent``, then ``TokenEvent``s (whole
@@ -55,6 +56,7 @@ class RoleOptions:
     sentiment_prompt: str | None = None
     chat_prompt: str | None = None
     sentiment_adapter: str | None = None
+    chat_adapter: str | None = None
     sentiment_max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS
     chat_max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS
     sampling: SamplingParams = field(default_factory=SamplingParams)
@@ -113,21 +115,22 @@ class Assistant:
         self.engine = engine
         self.options = options or RoleOptions()
         self.template = ChatML(engine)
-        self.sentiment_adapter = choose_sentiment_adapter(engine, self.options)
+        opts = self.options
+        self.sentiment_adapter = choose_adapter("sentiment", engine, opts)
+        self.chat_adapter = choose_adapter("chat", engine, opts)
         self.sentiment = SentimentRole(
             engine,
             self.template,
-            _sentiment_prompt_for(self.options.sentiment_prompt, self.sentiment_adapter),
-            max_input_tokens=self.options.sentiment_max_input_tokens,
-            adapter=engine.load_adapter(self.sentiment_adapter.path)
-            if self.sentiment_adapter
-            else None,
+            _sentiment_prompt_for(opts.sentiment_prompt, self.sentiment_adapter),
+            max_input_tokens=opts.sentiment_max_input_tokens,
+            adapter=_load(engine, self.sentiment_adapter),
         )
         self.chat = ChatRole(
             engine,
             self.template,
-            chat_prompt(self.options.chat_prompt),
-            max_prompt_tokens=self.options.chat_max_prompt_tokens,
+            chat_prompt(self.chat_adapter.prompt if self.chat_adapter else opts.chat_prompt),
+            max_prompt_tokens=opts.chat_max_prompt_tokens,
+            adapter=_load(engine, self.chat_adapter),
         )
 
     @classmethod
@@ -218,9 +221,10 @@ class Assistant:
 
     def info(self) -> dict:
         """Model, backend, prompts and memory facts."""
-        adapter = self.sentiment_adapter
+        sentiment, chat = self.sentiment_adapter, self.chat_adapter
         return self.engine.info() | {
-            "sentiment_adapter": adapter.to_dict() if adapter else None,
+            "sentiment_adapter": sentiment.to_dict() if sentiment else None,
+            "chat_adapter": chat.to_dict() if chat else None,
             "sentiment_prompt": self.sentiment.prompt.name,
             "chat_prompt": self.chat.prompt.name,
             "rss_mib": mib(rss_bytes()),
@@ -238,20 +242,24 @@ class Assistant:
         self.close()
 
 
-def choose_sentiment_adapter(engine: Engine, options: RoleOptions) -> AdapterInfo | None:
-    """The sentiment adapter for this engine's model under ``options`` (None: prompt-only)."""
-    choice = options.sentiment_adapter
-    named_prompt = options.sentiment_prompt not in (None, "", "default")
+def choose_adapter(role: str, engine: Engine, options: RoleOptions) -> AdapterInfo | None:
+    """``role``'s adapter for this engine's model under ``options`` (None: prompt-only)."""
+    choice = getattr(options, f"{role}_adapter")
+    prompt = getattr(options, f"{role}_prompt")
+    named_prompt = prompt not in (None, "", "default")
     if choice in (None, "", "auto") and named_prompt:
         return None
-    info = select_adapter("sentiment", choice, engine.model_path)
-    if info is not None and named_prompt and options.sentiment_prompt != info.prompt:
+    info = select_adapter(role, choice, engine.model_path)
+    if info is not None and named_prompt and prompt != info.prompt:
         raise InputError(
-            f"the sentiment adapter {info.path} was trained with prompt {info.prompt!r}, "
-            f"not {options.sentiment_prompt!r}; drop --sentiment-prompt or pass "
-            "--sentiment-adapter none"
+            f"the {role} adapter {info.path} was trained with prompt {info.prompt!r}, "
+            f"not {prompt!r}; drop --{role}-prompt or pass --{role}-adapter none"
         )
     return info
+
+
+def _load(engine: Engine, adapter: AdapterInfo | None) -> int | None:
+    return engine.load_adapter(adapter.path) if adapter else None
 
 
 def _sentiment_prompt_for(name: str | None, adapter: AdapterInfo | None) -> SentimentPrompt:

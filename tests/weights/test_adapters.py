@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fakes import FakeEngine
-from moodchat.assistant import Assistant, RoleOptions, choose_sentiment_adapter
+from moodchat.assistant import Assistant, RoleOptions, choose_adapter
 from moodchat.errors import AdapterError, InputError
 from moodchat.training.export import write_adapter
 from moodchat.weights import adapters
@@ -150,9 +150,9 @@ def test_assistant_uses_adapter_for_sentiment_only(adapter_file):
 def test_prompt_only_paths(adapter_file):
     engine = FakeEngine()
     named = RoleOptions(sentiment_prompt="v4-fewshot")
-    assert choose_sentiment_adapter(engine, named) is None  # auto + a named prompt
+    assert choose_adapter("sentiment", engine, named) is None  # auto + a named prompt
     bot = Assistant(engine, RoleOptions(sentiment_adapter="none"))
     assert bot.sentiment_adapter is None and engine.adapters == []
     clash = RoleOptions(sentiment_prompt="v4-fewshot", sentiment_adapter=str(adapter_file))
     with pytest.raises(InputError, match="trained with prompt 'a1-adapter'"):
-        choose_sentiment_adapter(engine, clash)
+        choose_adapter("sentiment", engine, clash)

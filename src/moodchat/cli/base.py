@@ -2,7 +2,8 @@
 
 Contract: ``main`` is the console entry point. ``engine_options`` adds the options that
 choose and load a model (``--model --backend --threads --dtype --no-pull``), and
-``model_options`` adds the roles' (``--sentiment-prompt --chat-prompt --sentiment-adapter``);
+``model_options`` adds the roles' (``--sentiment-prompt --chat-prompt --sentiment-adapter
+--chat-adapter``);
 ``options_from`` turns their values into the one ``ModelOptions`` and ``load_assistant`` /
 ``load_engine`` load it, printing a pull progress bar when the default model is fetched.
 ``user_errors`` turns ``MoodchatError`` into a clean exit with status 2.
@@ -42,7 +43,7 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def _apply(fn: Callable, options: list) -> Callable:
+def apply_options(fn: Callable, options: list) -> Callable:
     for option in reversed(options):
         fn = option(fn)
     return fn
@@ -50,7 +51,7 @@ def _apply(fn: Callable, options: list) -> Callable:
 
 def engine_options(fn: Callable) -> Callable:
     """Options that pick and load a model (every command that loads one)."""
-    return _apply(
+    return apply_options(
         fn,
         [
             click.option(
@@ -88,7 +89,7 @@ def engine_options(fn: Callable) -> Callable:
 
 
 def model_options(fn: Callable) -> Callable:
-    """``engine_options`` plus the roles' prompt versions and the sentiment adapter."""
+    """``engine_options`` plus the roles' prompt versions and adapters."""
     options = [
         click.option(
             "--sentiment-prompt",
@@ -103,8 +104,14 @@ def model_options(fn: Callable) -> Callable:
             help="LoRA adapter for the sentiment role (default auto: the shipped one when the "
             "model is the one it was trained on; none: prompt-only).",
         ),
+        click.option(
+            "--chat-adapter",
+            default=None,
+            metavar="PATH|auto|none",
+            help="LoRA adapter for the chat role (same choices).",
+        ),
     ]
-    return engine_options(_apply(fn, options))
+    return engine_options(apply_options(fn, options))
 
 
 def options_from(
@@ -116,6 +123,7 @@ def options_from(
     sentiment_prompt=None,
     chat_prompt=None,
     sentiment_adapter=None,
+    chat_adapter=None,
 ):
     """The ``ModelOptions`` that the ``model_options`` / ``engine_options`` values describe."""
     from moodchat.assistant import ModelOptions, RoleOptions
@@ -126,6 +134,7 @@ def options_from(
         sentiment_prompt=sentiment_prompt,
         chat_prompt=chat_prompt,
         sentiment_adapter=sentiment_adapter,
+        chat_adapter=chat_adapter,
     )
     return ModelOptions(model, backend, threads, dtype, auto_pull=not no_pull, roles=roles)
 

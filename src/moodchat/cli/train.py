@@ -1,9 +1,11 @@
-"""``moodchat train-sentiment``: rebuild the sentiment LoRA adapter on this machine.
+"""``moodchat train-sentiment`` / ``train-chat``: rebuild a role's LoRA adapter on this machine.
 
-Contract: a thin wrapper over ``moodchat.training.sentiment.train_sentiment`` (imported only
-when the command runs, so serving never loads torch or PEFT). It shows one progress bar
-per stage with examples/s and the running loss, then the measured accuracy and the path of
-the adapter written. Missing data or model files exit with status 2 and a one-line message.
+Contract: thin wrappers over ``moodchat.training.sentiment.train_sentiment`` and
+``moodchat.training.chat.train_chat`` (imported only when a command runs, so serving never
+loads torch or PEFT). Both share ``training_options`` (model, output, K, rank, epochs, lr,
+seed, clipping, threads, layer cache). Each shows one progress bar per stage with
+examples/s and the running loss, then what it measured and the path of the adapter written.
+Missing data or model files exit with status 2 and a one-line message.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from moodchat.cli.base import err_console, main, user_errors
+from moodchat.cli.base import apply_options, err_console, main, user_errors
 from moodchat.errors import MoodchatError
 
 DEFAULT_DATA = Path("..") / "shared" / "data"
@@ -78,8 +80,61 @@ def _progress():
     )
 
 
+def training_options(out: str, rank: int, lr: float, max_grad_norm: float | None):
+    """The options every adapter's training command takes (defaults per role)."""
+    options = [
+        click.option("--model", "-m", default=None, help="Base GGUF (default: the pulled model)."),
+        click.option(
+            "--out",
+            "-o",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=Path(out),
+            show_default=True,
+        ),
+        click.option("--top-layers", "-k", type=int, default=6, show_default=True),
+        click.option("--rank", "-r", type=int, default=rank, show_default=True),
+        click.option("--epochs", type=int, default=1, show_default=True),
+        click.option("--lr", type=float, default=lr, show_default=True),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--max-grad-norm",
+            type=float,
+            default=max_grad_norm,
+            show_default=True,
+            help="Clip the gradients' global norm (none: off).",
+        ),
+        click.option("--threads", "-t", type=int, default=None),
+        click.option(
+            "--cache-dir",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="Keep the frozen layers' output here; a later run with the same data, "
+            "base and --top-layers reuses it (only epochs, lr or rank changed).",
+        ),
+    ]
+    return lambda fn: apply_options(fn, options)
+
+
+def _data_dir(path: Path, pattern: str) -> None:
+    if not path.is_dir():
+        raise click.UsageError(f"no training data folder at {path} (see --data)")
+    if not any(path.glob(pattern)):
+        raise click.UsageError(f"no {pattern} files in {path} (see --data)")
+
+
+def _import_training(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(f"moodchat.training.{module}")
+    except ImportError as err:
+        raise MoodchatError(
+            f"training needs the hf extra ({err.name} is missing): pip install -e '.[hf]'"
+        ) from None
+
+
 @main.command(name="train-sentiment")
-@click.option("--model", "-m", default=None, help="Base GGUF (default: the pulled default model).")
+@training_options("sentiment-adapter.gguf", rank=8, lr=5e-4, max_grad_norm=None)
 @click.option(
     "--data",
     "data_dir",
@@ -94,13 +149,6 @@ def _progress():
     type=click.Path(dir_okay=False, path_type=Path),
     help="Labelled CSV measured after training (repeatable; never trained on). "
     "Default: ../shared/data/dev_*.csv when present.",
-)
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("sentiment-adapter.gguf"),
-    show_default=True,
 )
 @click.option(
     "--per-language",
@@ -123,40 +171,18 @@ def _progress():
     show_default=True,
     help="Training rows held out to fit the temperature.",
 )
-@click.option("--top-layers", "-k", type=int, default=6, show_default=True)
-@click.option("--rank", "-r", type=int, default=8, show_default=True)
-@click.option("--epochs", type=int, default=1, show_default=True)
-@click.option("--lr", type=float, default=5e-4, show_default=True)
 @click.option("--max-text-tokens", type=int, default=64, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--max-grad-norm", type=float, default=None, help="Clip gradients (off).")
-@click.option("--threads", "-t", type=int, default=None)
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Keep the frozen layers' output here; a later run with the same data, "
-    "base and --top-layers reuses it (only epochs, lr or rank changed).",
-)
 @user_errors
 def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
     """Train the sentiment role's LoRA adapter and write it as a GGUF adapter file."""
     from moodchat.weights.models import resolve_model
 
     source = resolve_model(model, backend="llama", auto_pull=True)
-    if not data_dir.is_dir():
-        raise click.UsageError(f"no training data folder at {data_dir} (see --data)")
-    if not any(data_dir.glob("*.csv")):
-        raise click.UsageError(f"no labelled CSV files in {data_dir} (see --data)")
+    _data_dir(data_dir, "*.csv")
     if not dev:
         dev = tuple(sorted((DEFAULT_DATA).glob("dev_*.csv")))
-    try:
-        from moodchat.training.sentiment import SentimentTrainConfig, train_sentiment
-    except ImportError as err:
-        raise MoodchatError(
-            f"training needs the hf extra ({err.name} is missing): pip install -e '.[hf]'"
-        ) from None
-    config = SentimentTrainConfig(
+    training = _import_training("sentiment")
+    config = training.SentimentTrainConfig(
         model=source,
         data_dir=str(data_dir),
         out=str(out),
@@ -165,7 +191,61 @@ def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
         **hyper,
     )
     with _progress() as progress:
-        meta = train_sentiment(config, _Bars(progress))
+        meta = training.train_sentiment(config, _Bars(progress))
     for name, m in meta["provenance"]["measured"].items():
         err_console.print(f"{name}: accuracy {m['accuracy']:.2%}, ECE {m['ece']:.3f} (n={m['n']})")
     err_console.print(f"temperature {meta['temperature']}; wrote {out}")
+
+
+@main.command(name="train-chat")
+@training_options("chat-adapter.gguf", rank=16, lr=4e-4, max_grad_norm=1.0)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA / "chat",
+    show_default=True,
+    help="Folder of conversation JSONL files.",
+)
+@click.option(
+    "--per-source",
+    type=int,
+    default=400,
+    show_default=True,
+    help="Conversations sampled from each public file.",
+)
+@click.option(
+    "--exchanges",
+    type=int,
+    default=1,
+    show_default=True,
+    help="User/assistant exchanges kept from each public conversation.",
+)
+@click.option(
+    "--everyday-repeat",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Times each everyday conversation written for moodchat is used.",
+)
+@click.option("--holdout", type=int, default=64, show_default=True)
+@click.option("--max-tokens", type=int, default=320, show_default=True)
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@user_errors
+def train_chat_cmd(model, data_dir, out, threads, **hyper):
+    """Train the chat role's LoRA adapter and write it as a GGUF adapter file."""
+    from moodchat.weights.models import resolve_model
+
+    source = resolve_model(model, backend="llama", auto_pull=True)
+    _data_dir(data_dir, "*.jsonl")
+    training = _import_training("chat")
+    config = training.ChatTrainConfig(
+        model=source, data_dir=str(data_dir), out=str(out), threads=threads, **hyper
+    )
+    with _progress() as progress:
+        meta = training.train_chat(config, _Bars(progress))
+    held = meta["provenance"]["measured"]["holdout"]
+    err_console.print(
+        f"held-out reply loss {held['base_loss']:.3f} -> {held['adapter_loss']:.3f} "
+        f"(n={held['n']}); wrote {out}"
+    )

@@ -3,7 +3,10 @@
 Contract:
 - The system prompt is evaluated once per language (``Engine.cache_prefix``); the message's
   language picks the prefix; a request evaluates only its history, the new message and the
-  opening of the assistant turn.
+  opening of the assistant turn. ``chat_prefix_tokens`` builds that prefix, for serving and
+  for ``moodchat train-chat`` alike.
+- With a chat ``adapter`` (an engine adapter handle) the prefixes are cached with it, so
+  every reply decodes with it; the sentiment role's sequences never do.
 - History is trimmed to fit ``max_prompt_tokens``, dropping the oldest whole turns first;
   a message that alone is too long keeps its head and tail.
 - ``stream`` yields ``str`` pieces that are always whole UTF-8 characters (bytes of a
@@ -74,6 +77,14 @@ class Utf8Stream:
         return self._decoder.decode(b"", final=True)
 
 
+def chat_prefix_tokens(template: ChatML, prompt: ChatPrompt, language: str) -> list[int]:
+    """The cached part of every reply's prompt: the system turn and the worked examples."""
+    tokens = template.turn("system", prompt.system(language))
+    for user, reply in prompt.examples.get(language, ()):
+        tokens += template.turn("user", user) + template.turn("assistant", reply)
+    return tokens
+
+
 class ChatRole:
     """Writes warm, empathetic replies."""
 
@@ -85,22 +96,18 @@ class ChatRole:
         *,
         max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS,
         max_message_tokens: int = DEFAULT_MAX_MESSAGE_TOKENS,
+        adapter: int | None = None,
     ) -> None:
         self.engine = engine
+        self.adapter = adapter
         self.template = template
         self.prompt = prompt
         self.max_prompt_tokens = max_prompt_tokens
         self.max_message_tokens = max_message_tokens
         self.prefixes = {
-            lang: engine.cache_prefix(self._prefix_tokens(lang)) for lang in prompt.systems
+            lang: engine.cache_prefix(chat_prefix_tokens(template, prompt, lang), adapter=adapter)
+            for lang in prompt.systems
         }
-
-    def _prefix_tokens(self, language: str) -> list[int]:
-        t = self.template
-        tokens = t.turn("system", self.prompt.system(language))
-        for user, reply in self.prompt.examples.get(language, ()):
-            tokens += t.turn("user", user) + t.turn("assistant", reply)
-        return tokens
 
     def prefix_for(self, message: str) -> Prefix:
         """The cached system prefix in the message's language (English if none matches)."""

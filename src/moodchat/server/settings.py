@@ -40,6 +40,9 @@ class ModelSettings(BaseSettings):
         description="Sentiment LoRA adapter: a path, 'auto' (default: the shipped one when the "
         "model is the one it was trained on) or 'none' (prompt-only).",
     )
+    chat_adapter: str | None = Field(
+        None, description="Chat LoRA adapter: a path, 'auto' (default) or 'none' (prompt-only)."
+    )
     auto_pull: bool = Field(
         True, description="Download the default model at startup when it is absent."
     )
@@ -52,6 +55,7 @@ class ModelSettings(BaseSettings):
             sentiment_prompt=self.sentiment_prompt,
             chat_prompt=self.chat_prompt,
             sentiment_adapter=self.sentiment_adapter,
+            chat_adapter=self.chat_adapter,
         )
         return ModelOptions(
             self.model, self.backend, self.threads, self.dtype, self.auto_pull, roles

@@ -6,7 +6,8 @@ Contract:
   ``n_layers - top_layers`` layers are never trained, so their output for a text never
   changes: ``lower(ids)`` computes it once, without grad, for right-padded rows.
 - ``upper_last(hidden, last)`` runs the top layers (which may carry LoRA modules) on cached
-  lower outputs and returns the final-norm hidden state at each row's ``last`` position.
+  lower outputs and returns the final-norm hidden state at each row's ``last`` position;
+  ``upper_states(hidden)`` returns it at every position.
 - Rows are right-padded and attention is causal, so a row's real tokens never see its
   padding: no attention mask is needed, and results equal those of the unpadded row.
 - ``label_scores(final, label_ids)`` is the log of each label's next-token probability mass
@@ -54,6 +55,10 @@ class SplitModel:
         with torch.no_grad():
             hidden = self.inner.embed_tokens(ids)
             return self._run(hidden, self.inner.layers[: self.split])
+
+    def upper_states(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Final-norm hidden states at every position (rows x tokens x hidden)."""
+        return self.inner.norm(self._run(hidden, self.inner.layers[self.split :]))
 
     def upper_last(self, hidden: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
         """Final-norm hidden state at position ``last[i]`` of row ``i``."""

@@ -2,15 +2,19 @@
 
 Contract:
 - ``Example``: one token sequence, the position whose next-token logits are read, and the
-  target label index. ``cache_lower(split, examples, ...)`` runs the frozen lower layers
+  target label index (a classifier read-out). ``TokenExample``: one token sequence and the
+  positions whose next token is learned (a language-model loss on some tokens only).
+  ``cache_lower(split, examples, ...)`` runs the frozen lower layers
   once per example (right-padded batches of similar length) and returns one float32
   (tokens x hidden) tensor per example.
 - ``attach_lora(model, layers, rank, alpha, seed)`` wraps ``model`` in place with PEFT LoRA
   on every linear module of the listed layers and returns the PEFT model; only the LoRA
   matrices require grad.
 - ``train(...)`` runs seeded epochs of AdamW (linear warm-up then linear decay) over
-  length-bucketed batches, minimising cross-entropy over the label scores of
-  ``SplitModel.label_scores``; ``on_step`` receives (examples done, running loss).
+  length-bucketed batches, minimising ``batch_loss(hidden, rows)``: ``label_loss`` (cross-
+  entropy over the label scores of ``SplitModel.label_scores``) or ``token_loss``
+  (cross-entropy of the learned next tokens); ``on_step`` receives (examples done, running
+  loss). ``mean_loss`` is the same loss without grad, for held-out checks.
 - ``predict(...)`` returns per-example (label-score) rows without grad, for accuracy and
   temperature fitting.
 - Same seed, same data, same threads: same adapter.
@@ -40,6 +44,21 @@ class Example:
     @property
     def last(self) -> int:
         return len(self.tokens) - 1
+
+
+@dataclass(frozen=True)
+class TokenExample:
+    """A token sequence and the positions ``i`` whose next token ``tokens[i + 1]`` is learned."""
+
+    tokens: tuple[int, ...]
+    targets: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.targets or max(self.targets) >= len(self.tokens) - 1 or min(self.targets) < 0:
+            raise ValueError("targets must be non-empty positions before the last token")
+
+
+BatchLoss = Callable[[torch.Tensor, Sequence], torch.Tensor]
 
 
 def _length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -114,12 +133,40 @@ def _scores(split, hidden, examples, label_ids) -> torch.Tensor:
     return split.label_scores(split.upper_last(hidden, last), label_ids)
 
 
+def label_loss(split: SplitModel, label_ids: Sequence[Sequence[int]]) -> BatchLoss:
+    """Cross-entropy over the label scores at each ``Example``'s answer position."""
+
+    def loss(hidden: torch.Tensor, rows: Sequence[Example]) -> torch.Tensor:
+        target = torch.tensor([r.target for r in rows])
+        return torch.nn.functional.cross_entropy(_scores(split, hidden, rows, label_ids), target)
+
+    return loss
+
+
+def token_loss(split: SplitModel) -> BatchLoss:
+    """Mean cross-entropy of the learned next tokens of ``TokenExample`` rows.
+
+    The output head runs only at the learned positions: it is the costliest matrix of a
+    small model (vocabulary x hidden), so skipping the prompt's positions halves a step.
+    """
+
+    def loss(hidden: torch.Tensor, rows: Sequence[TokenExample]) -> torch.Tensor:
+        states = split.upper_states(hidden)
+        row_idx = [b for b, r in enumerate(rows) for _ in r.targets]
+        pos_idx = [p for r in rows for p in r.targets]
+        nxt = torch.tensor([r.tokens[p + 1] for r in rows for p in r.targets])
+        logits = states[row_idx, pos_idx] @ split.head.T
+        return torch.nn.functional.cross_entropy(logits, nxt)
+
+    return loss
+
+
 def train(
     split: SplitModel,
     peft_model,
-    examples: Sequence[Example],
+    examples: Sequence[Example | TokenExample],
     cached: Sequence[torch.Tensor],
-    label_ids: Sequence[Sequence[int]],
+    batch_loss: BatchLoss,
     *,
     epochs: int,
     batch_size: int,
@@ -148,9 +195,7 @@ def train(
         running, seen = 0.0, 0
         for batch in _length_batches(lengths, batch_size, rng):
             rows = [examples[i] for i in batch]
-            scores = _scores(split, _pad_hidden([cached[i] for i in batch]), rows, label_ids)
-            target = torch.tensor([r.target for r in rows])
-            loss = torch.nn.functional.cross_entropy(scores, target)
+            loss = batch_loss(_pad_hidden([cached[i] for i in batch]), rows)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if max_grad_norm:
@@ -164,6 +209,23 @@ def train(
         epoch_losses.append(running / max(1, seen))
     peft_model.eval()
     return epoch_losses
+
+
+def mean_loss(
+    examples: Sequence[Example | TokenExample],
+    cached: Sequence[torch.Tensor],
+    batch_loss: BatchLoss,
+    *,
+    batch_size: int = 8,
+) -> float:
+    """``batch_loss`` averaged over ``examples`` (weighted by rows), without grad."""
+    total = 0.0
+    with torch.no_grad():
+        for lo in range(0, len(examples), batch_size):
+            rows = list(examples[lo : lo + batch_size])
+            hidden = _pad_hidden(list(cached[lo : lo + batch_size]))
+            total += float(batch_loss(hidden, rows)) * len(rows)
+    return total / max(1, len(examples))
 
 
 def predict(

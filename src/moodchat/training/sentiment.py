@@ -20,10 +20,9 @@ Contract:
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,6 +32,7 @@ import torch
 from moodchat.evaluation.sentiment import expected_calibration_error
 from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import answer_ids, prefix_tokens, request_tokens
+from moodchat.training.base import Report, base_identity, cached_lower, load_base
 from moodchat.training.data import (
     LabelledText,
     balanced_sample,
@@ -46,13 +46,12 @@ from moodchat.training.layers import SplitModel
 from moodchat.training.lora import (
     Example,
     attach_lora,
-    cache_lower,
     fit_temperature,
+    label_loss,
     predict,
     train,
 )
 from moodchat.types import LABELS
-from moodchat.weights.adapters import base_fingerprint
 from moodchat.weights.pull import sha256_file
 
 ADAPTER_PROMPT = "a1-adapter"
@@ -83,9 +82,6 @@ class SentimentTrainConfig:
     prompt: str = ADAPTER_PROMPT
     cache_dir: str | None = None  # keep the frozen layers' output here for later runs
     max_grad_norm: float | None = None
-
-
-Report = Callable[[str, int, int, str], None]  # (stage, done, total, detail)
 
 
 def everyday_path() -> Path:
@@ -134,17 +130,6 @@ class _Sequences:
         return Example(tuple(self.prefix + body), LABELS.index(row.label))
 
 
-def base_weights_file(model: str) -> Path:
-    """The file that identifies the base: the GGUF itself, or an HF directory's weights."""
-    path = Path(model)
-    if path.is_dir():
-        files = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
-        if not files:
-            raise FileNotFoundError(f"no weights file in {path}")
-        return files[0]
-    return path
-
-
 def _metrics(scores: torch.Tensor, targets: Sequence[int], temperature: float) -> dict:
     probs = torch.softmax(scores / temperature, dim=-1)
     conf, pred = probs.max(dim=-1)
@@ -156,56 +141,17 @@ def _metrics(scores: torch.Tensor, targets: Sequence[int], temperature: float) -
     }
 
 
-def _load_base(config: SentimentTrainConfig):
-    from moodchat.engine.hf import TransformersEngine
-    from moodchat.template import ChatML
-
-    engine = TransformersEngine(config.model, threads=config.threads, warm_up=False)
-    return engine, ChatML(engine)
-
-
-def _cache(split: SplitModel, examples: list[Example], report: Report, stage: str) -> list:
-    """The frozen lower layers' output per example, reporting progress as ``stage``."""
-    done = [0]
-
-    def tick(n: int) -> None:
-        done[0] += n
-        report(stage, done[0], len(examples), "")
-
-    return cache_lower(split, examples, on_batch=tick)
-
-
-def _stored_cache(config, split: SplitModel, examples: list[Example], report: Report) -> list:
-    """``_cache`` of the training examples, reused from ``config.cache_dir`` when the same
-    base, split and token sequences were cached before (runs that change only the epochs,
-    the learning rate or the rank then skip the costliest stage)."""
-    if not config.cache_dir:
-        return _cache(split, examples, report, "caching frozen layers")
-    key = hashlib.sha256(base_fingerprint(base_weights_file(config.model)).encode())
-    key.update(f"{split.split}:{split.n_layers}".encode())
-    for e in examples:
-        key.update(repr(e.tokens).encode())
-    path = Path(config.cache_dir) / f"lower-{key.hexdigest()[:16]}.pt"
-    if path.is_file():
-        report("caching frozen layers", len(examples), len(examples), "from cache")
-        return torch.load(path)
-    cached = _cache(split, examples, report, "caching frozen layers")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(cached, path.with_suffix(".part"))
-    path.with_suffix(".part").replace(path)
-    return cached
-
-
-def _measure(split, seqs, rows, report, stage) -> tuple[torch.Tensor, list[int]]:
+def _measure(config, split, seqs, rows, report, stage) -> tuple[torch.Tensor, list[int]]:
     examples = [seqs.example(r) for r in rows]
-    scores = predict(split, examples, _cache(split, examples, report, stage), seqs.label_ids)
+    cached = cached_lower(config, split, examples, report, stage=stage, store=False)
+    scores = predict(split, examples, cached, seqs.label_ids)
     return scores, [e.target for e in examples]
 
 
 def _fit(config: SentimentTrainConfig, split: SplitModel, seqs, rows, report: Report):
     """(PEFT model, epoch losses): LoRA on the top layers trained over ``rows``."""
     examples = [seqs.example(r) for r in rows]
-    cached = _stored_cache(config, split, examples, report)
+    cached = cached_lower(config, split, examples, report)
     peft_model = attach_lora(
         split.model, split.upper_indices, config.rank, config.alpha, config.seed
     )
@@ -216,7 +162,7 @@ def _fit(config: SentimentTrainConfig, split: SplitModel, seqs, rows, report: Re
         report("training", done[0], len(examples) * config.epochs, f"loss {loss:.4f}")
 
     losses = train(
-        split, peft_model, examples, cached, seqs.label_ids,
+        split, peft_model, examples, cached, label_loss(split, seqs.label_ids),
         epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
         seed=config.seed, on_step=step_tick, max_grad_norm=config.max_grad_norm,
     )  # fmt: skip
@@ -225,25 +171,22 @@ def _fit(config: SentimentTrainConfig, split: SplitModel, seqs, rows, report: Re
 
 def _calibrate_and_measure(config, split, seqs, holdout, report) -> tuple[float, dict]:
     """(temperature fitted on the held-out rows, metrics per held-out / dev set)."""
-    scores, targets = _measure(split, seqs, holdout, report, "held-out check")
+    scores, targets = _measure(config, split, seqs, holdout, report, "held-out check")
     temperature = fit_temperature(scores, targets)
     evaluation = {"holdout": _metrics(scores, targets, temperature)}
     for path in config.dev:
         name = Path(path).name
         dev_scores, dev_targets = _measure(
-            split, seqs, read_labelled(path), report, f"measuring {name}"
+            config, split, seqs, read_labelled(path), report, f"measuring {name}"
         )
         evaluation[name] = _metrics(dev_scores, dev_targets, temperature)
     return temperature, evaluation
 
 
 def _metadata(config: SentimentTrainConfig, prompt_name: str, temperature: float, prov) -> dict:
-    weights = base_weights_file(config.model)
     return {
         "role": "sentiment",
-        "base_sha256": sha256_file(weights),
-        "base_size": weights.stat().st_size,
-        "base_fingerprint": base_fingerprint(weights),
+        **base_identity(config.model),
         "prompt": prompt_name,
         "top_layers": config.top_layers,
         "rank": config.rank,
@@ -260,7 +203,7 @@ def train_sentiment(config: SentimentTrainConfig, report: Report) -> dict:
     rows, records = training_rows(config, rng)
     train_rows, holdout = split_holdout(rows, config.holdout, rng)
     train_rows = with_attacks(train_rows, config.attack_fraction, rng)
-    engine, template = _load_base(config)
+    engine, template = load_base(config)
     prompt = sentiment_prompt(config.prompt)
     seqs = _Sequences(engine, template, prompt, config.max_text_tokens)
     split = SplitModel(engine.model, config.top_layers)

@@ -1,0 +1,98 @@
+"""What every adapter's training run shares: the base model, its identity, the layer cache.
+
+Contract:
+- ``load_base(config)`` loads ``config.model`` (a GGUF file, dequantized, or an HF folder)
+  through transformers with ``config.threads`` and returns (engine, ChatML template).
+- ``base_weights_file(model)`` is the file that identifies the base (the GGUF itself, or an
+  HF folder's first weights file); ``base_identity(model)`` its sha256, size and fingerprint,
+  as adapter metadata records them.
+- ``cached_lower(config, split, examples, report)`` is the frozen lower layers' output per
+  example. With ``config.cache_dir`` set and ``store`` true it is kept there under a key of
+  the base's fingerprint, the split and every token sequence, and a later run with the same
+  key loads it instead (runs that change only the epochs, the learning rate or the rank then
+  skip the costliest stage).
+- ``Report`` is the progress callback every stage calls: (stage, done, total, detail).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from moodchat.training.layers import SplitModel
+from moodchat.training.lora import cache_lower
+from moodchat.weights.adapters import base_fingerprint
+from moodchat.weights.pull import sha256_file
+
+Report = Callable[[str, int, int, str], None]  # (stage, done, total, detail)
+CACHE_STAGE = "caching frozen layers"
+
+
+def load_base(config):
+    """(TransformersEngine, ChatML) for ``config.model`` with ``config.threads``."""
+    from moodchat.engine.hf import TransformersEngine
+    from moodchat.template import ChatML
+
+    engine = TransformersEngine(config.model, threads=config.threads, warm_up=False)
+    return engine, ChatML(engine)
+
+
+def base_weights_file(model: str) -> Path:
+    """The file that identifies the base: the GGUF itself, or an HF directory's weights."""
+    path = Path(model)
+    if path.is_dir():
+        files = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+        if not files:
+            raise FileNotFoundError(f"no weights file in {path}")
+        return files[0]
+    return path
+
+
+def base_identity(model: str) -> dict:
+    """The ``base_sha256`` / ``base_size`` / ``base_fingerprint`` adapter metadata."""
+    weights = base_weights_file(model)
+    return {
+        "base_sha256": sha256_file(weights),
+        "base_size": weights.stat().st_size,
+        "base_fingerprint": base_fingerprint(weights),
+    }
+
+
+def _compute(split: SplitModel, examples: Sequence, report: Report, stage: str) -> list:
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        report(stage, done[0], len(examples), "")
+
+    return cache_lower(split, examples, on_batch=tick)
+
+
+def cached_lower(
+    config,
+    split: SplitModel,
+    examples: Sequence,
+    report: Report,
+    *,
+    stage: str = CACHE_STAGE,
+    store: bool = True,
+) -> list[torch.Tensor]:
+    """The frozen lower layers' output per example, reused from ``config.cache_dir``."""
+    if not (store and config.cache_dir):
+        return _compute(split, examples, report, stage)
+    key = hashlib.sha256(base_fingerprint(base_weights_file(config.model)).encode())
+    key.update(f"{split.split}:{split.n_layers}".encode())
+    for e in examples:
+        key.update(repr(e.tokens).encode())
+    path = Path(config.cache_dir) / f"lower-{key.hexdigest()[:16]}.pt"
+    if path.is_file():
+        report(stage, len(examples), len(examples), "from cache")
+        return torch.load(path)
+    cached = _compute(split, examples, report, stage)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(cached, path.with_suffix(".part"))
+    path.with_suffix(".part").replace(path)
+    return cached

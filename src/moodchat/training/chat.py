@@ -1,0 +1,215 @@
+"""``moodchat train-chat``: a LoRA adapter that makes the assistant's replies kind and sensible.
+
+Contract:
+- The base model is loaded through transformers from the GGUF llama.cpp serves
+  (dequantized), as for the sentiment adapter, and the LoRA sits on the top ``top_layers``
+  layers, whose frozen inputs are computed once (``moodchat.training.lora``).
+- Each example is a whole conversation in the serving form: the adapter prompt's cached
+  prefix in the conversation's language (``moodchat.roles.chat.chat_prefix_tokens``), then
+  every turn through ``ChatML``. The loss is the next-token cross-entropy of the assistant
+  turns only (their text and the end-of-turn token), so the adapter learns to answer and to
+  stop, never to write the user's messages. A conversation longer than ``max_tokens`` keeps
+  its first exchanges that fit.
+- Data: the public counseling dialogues in ``data_dir`` (``*.jsonl``; a seeded sample of
+  ``per_source`` usable conversations per file, cut to their first ``exchanges``) and the
+  everyday conversations written for this project (``training/data/everyday_chat.jsonl``,
+  ``everyday_repeat`` times). A seeded held-out slice of the mix measures the assistant
+  tokens' loss before and after training.
+- The output is a GGUF LoRA adapter with role ``chat`` and the same metadata keys as the
+  sentiment adapter (base sha256/size/fingerprint, prompt version, K, rank, provenance with
+  files, sha256, counts, hyper-parameters and held-out losses).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from moodchat.prompts import chat_prompt
+from moodchat.roles.chat import chat_prefix_tokens
+from moodchat.training.base import Report, base_identity, cached_lower, load_base
+from moodchat.training.conversations import (
+    Conversation,
+    conversation_mix,
+    language_counts,
+    read_conversations,
+)
+from moodchat.training.export import lora_tensors, write_adapter
+from moodchat.training.layers import SplitModel
+from moodchat.training.lora import TokenExample, attach_lora, mean_loss, token_loss, train
+from moodchat.weights.pull import sha256_file
+
+ADAPTER_PROMPT = "c1-adapter"
+EVERYDAY_FILE = "everyday_chat.jsonl"
+
+
+@dataclass
+class ChatTrainConfig:
+    """Everything that decides the chat adapter; recorded in its provenance."""
+
+    model: str
+    data_dir: str
+    out: str
+    per_source: int = 400
+    exchanges: int = 1
+    everyday_repeat: int = 3
+    holdout: int = 64
+    max_tokens: int = 320
+    top_layers: int = 6
+    rank: int = 16
+    alpha: float = 32.0
+    epochs: int = 1
+    batch_size: int = 8
+    lr: float = 4e-4
+    seed: int = 0
+    threads: int | None = None
+    prompt: str = ADAPTER_PROMPT
+    cache_dir: str | None = None
+    max_grad_norm: float | None = 1.0
+
+
+def everyday_chat_path() -> Path:
+    """The everyday conversations written for this project (package data)."""
+    return Path(str(resources.files("moodchat.training").joinpath(f"data/{EVERYDAY_FILE}")))
+
+
+def chat_conversations(
+    config: ChatTrainConfig, rng: random.Random
+) -> tuple[list[Conversation], list[dict]]:
+    """(the training mix, file records with sha256) for ``config``."""
+    files = sorted(Path(config.data_dir).glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no conversation JSONL files in {config.data_dir}")
+    public = {f.name: read_conversations(f) for f in files}
+    everyday = read_conversations(everyday_chat_path(), f"moodchat/training/data/{EVERYDAY_FILE}")
+    mix = conversation_mix(
+        public,
+        everyday,
+        per_source=config.per_source,
+        exchanges=config.exchanges,
+        everyday_repeat=config.everyday_repeat,
+        rng=rng,
+    )
+    records = [
+        {"file": f.name, "sha256": sha256_file(f), "conversations": len(public[f.name])}
+        for f in files
+    ]
+    records.append(
+        {
+            "file": f"moodchat/training/data/{EVERYDAY_FILE}",
+            "sha256": sha256_file(everyday_chat_path()),
+            "conversations": len(everyday),
+            "written_for_this_project": True,
+        }
+    )
+    return mix, records
+
+
+class ConversationTokens:
+    """Serving token sequences of conversations under one chat prompt, with loss positions."""
+
+    def __init__(self, template, prompt, max_tokens: int) -> None:
+        self.template, self.prompt, self.max_tokens = template, prompt, max_tokens
+
+    def example(self, conv: Conversation) -> TokenExample | None:
+        """The conversation as a ``TokenExample`` (None if not even one exchange fits)."""
+        t = self.template
+        tokens = chat_prefix_tokens(t, self.prompt, conv.lang)
+        targets: list[int] = []
+        for i in range(0, len(conv.messages), 2):
+            user, reply = conv.messages[i], conv.messages[i + 1]
+            head = t.turn("user", user.content) + t.open_turn("assistant")
+            body = t.text(reply.content) + [t.im_end]
+            if len(tokens) + len(head) + len(body) + 1 > self.max_tokens:
+                break
+            tokens += head
+            # position p predicts tokens[p + 1]: learn every reply token and its end
+            targets += range(len(tokens) - 1, len(tokens) + len(body) - 1)
+            tokens += body + t.close_turn()[1:]
+        if not targets:
+            return None
+        return TokenExample(tuple(tokens), tuple(targets))
+
+
+def _examples(seqs: ConversationTokens, convs: list[Conversation]) -> list[TokenExample]:
+    return [e for e in (seqs.example(c) for c in convs) if e is not None]
+
+
+def _fit(config, split, train_examples, report: Report):
+    cached = cached_lower(config, split, train_examples, report)
+    peft_model = attach_lora(
+        split.model, split.upper_indices, config.rank, config.alpha, config.seed
+    )
+    done = [0]
+
+    def step_tick(n: int, loss: float) -> None:
+        done[0] += n
+        report("training", done[0], len(train_examples) * config.epochs, f"loss {loss:.4f}")
+
+    losses = train(
+        split, peft_model, train_examples, cached, token_loss(split),
+        epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+        seed=config.seed, on_step=step_tick, max_grad_norm=config.max_grad_norm,
+    )  # fmt: skip
+    return peft_model, losses
+
+
+def _heldout_losses(config, split, peft_model, examples, report: Report) -> dict:
+    """The assistant tokens' mean loss on held-out conversations, base and adapted."""
+    cached = cached_lower(config, split, examples, report, stage="held-out check", store=False)
+    loss = token_loss(split)
+    with peft_model.disable_adapter():
+        base = mean_loss(examples, cached, loss)
+    return {"n": len(examples), "base_loss": round(base, 4), "adapter_loss": round(
+        mean_loss(examples, cached, loss), 4)}  # fmt: skip
+
+
+def _metadata(config: ChatTrainConfig, prompt_name: str, provenance: dict) -> dict:
+    return {
+        "role": "chat",
+        **base_identity(config.model),
+        "prompt": prompt_name,
+        "top_layers": config.top_layers,
+        "rank": config.rank,
+        "temperature": 1.0,
+        "provenance": provenance,
+    }
+
+
+def train_chat(config: ChatTrainConfig, report: Report) -> dict:
+    """Train, measure and write the chat adapter; returns its metadata."""
+    start = time.perf_counter()
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    convs, records = chat_conversations(config, rng)
+    heldout, train_convs = convs[: config.holdout], convs[config.holdout :]
+    engine, template = load_base(config)
+    prompt = chat_prompt(config.prompt)
+    seqs = ConversationTokens(template, prompt, config.max_tokens)
+    split = SplitModel(engine.model, config.top_layers)
+    train_examples = _examples(seqs, train_convs)
+    peft_model, losses = _fit(config, split, train_examples, report)
+    measured = _heldout_losses(config, split, peft_model, _examples(seqs, heldout), report)
+    provenance = {
+        "config": {
+            k: v for k, v in asdict(config).items() if k not in ("out", "threads", "cache_dir")
+        },
+        "data": records,
+        "conversations": language_counts(train_convs),
+        "examples": len(train_examples),
+        "tokens": sum(len(e.tokens) for e in train_examples),
+        "learned_tokens": sum(len(e.targets) for e in train_examples),
+        "epoch_loss": [round(x, 4) for x in losses],
+        "measured": {"holdout": measured},
+        "train_seconds": round(time.perf_counter() - start, 1),
+        "torch": torch.__version__,
+    }
+    metadata = _metadata(config, prompt.name, provenance)
+    write_adapter(config.out, lora_tensors(peft_model, split.n_layers), alpha=config.alpha,
+                  metadata=metadata)  # fmt: skip
+    return metadata
