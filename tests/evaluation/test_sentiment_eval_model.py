@@ -59,6 +59,8 @@ def test_bench_without_baselines_reports_positive_numbers(tmp_path):
         assert m[key]["p50"] > 0 and m[key]["p99"] >= m[key]["p50"]
     for key in ("batch_texts_per_s", "chat_tokens_per_s", "cold_start_s", "load_s"):
         assert m[key] > 0
+    assert 0 < m["chat_reply_128_tokens"]["max"] <= 128  # measured, capped at 128 tokens
+    assert m["chat_reply_128_ms_per_token"]["p50"] > 0
     assert (tmp_path / "bench.json").exists() and (tmp_path / "bench.md").exists()
 
 

@@ -1,8 +1,10 @@
 """``moodchat bench``: one benchmark run of moodchat and its baselines on this machine.
 
 Contract: parses the run counts, calls ``moodchat.evaluation.bench.run_bench`` (each stack
-in its own subprocess), prints the table with ratios and the targets (or the whole result as JSON
-with ``--json``), and writes ``bench.json``, ``bench.md`` and ``bench.png`` to ``--out``.
+in its own subprocess), prints what each stack is, the table with ratios and the targets (or
+the whole result as JSON with ``--json``), and writes ``bench.json``, ``bench.md`` and
+``bench.png`` to ``--out``. A stack that crashes (``BenchChildError``) ends the command
+with ``error: ...`` naming it and its exit status, exit status 2, and no report files.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from moodchat.cli.base import (
     user_errors,
 )
 
+# moodchat.evaluation.bench.ALL_BASELINES, spelled out so --help imports nothing heavy.
+BASELINE_NAMES = ["prompt-only", "naive-llama", "naive-llama-highlevel", "fp32-transformers"]
+
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
@@ -29,8 +34,9 @@ from moodchat.cli.base import (
     "--baseline",
     "baselines",
     multiple=True,
-    type=click.Choice(["prompt-only", "naive-llama", "fp32-transformers"]),
-    help="Run only these baselines (default: all three).",
+    type=click.Choice(BASELINE_NAMES),
+    help="Run only these baselines (default: prompt-only, naive-llama, fp32-transformers; "
+    "naive-llama-highlevel runs only when named).",
 )
 @engine_options
 @click.option("--runs", type=int, default=24, show_default=True, help="Short sentiment runs.")
@@ -54,7 +60,7 @@ def bench(
     as_json, no_baseline, baselines, runs, long_runs, chat_runs,
     batch_texts, baseline_runs, baseline_long_runs, baseline_chat_runs, out_dir, **engine_kw,
 ) -> None:  # fmt: skip
-    """Memory, latency, throughput and cold start against two baselines, with ratios."""
+    """Memory, latency, throughput and cold start against the baselines, with ratios."""
     from moodchat.evaluation.bench import BASELINES, run_bench
     from moodchat.evaluation.bench.report import markdown, ratio_chart
     from moodchat.evaluation.bench.workload import BenchConfig
@@ -96,10 +102,9 @@ def _print(result: dict) -> None:
     console = Console()
     if not console.is_terminal:
         console = Console(width=140)  # a pipe gets the whole table, not 80 columns
+    for name, description in result.get("descriptions", {}).items():
+        console.print(f"[bold]{name}[/bold]: {description}", highlight=False)
     console.print(table)
     for name, ok, evidence in targets(result):
         mark = "[dim]n/a[/dim]" if ok is None else "[green]met[/green]" if ok else "[red]MISSED"
         console.print(f"{mark}  {name}: {evidence}", highlight=False)
-    for name, stack in result["stacks"].items():
-        if stack.get("error"):
-            console.print(f"[red]{name} failed:[/red] {stack['error']}", highlight=False)

@@ -1,9 +1,16 @@
-"""Benchmark child: naive llama.cpp (``llama_cpp.Llama``), the same GGUF, no prefix caching.
+"""Benchmark child ``naive-llama-highlevel``: ``llama_cpp.Llama`` (high-level), no caching.
+
+Opt-in only (``--baseline naive-llama-highlevel``): an issue reported ``Llama.eval`` /
+``generate`` crashing with SIGSEGV inside ``_internals.decode`` on this machine (not
+reproduced since; see docs/benchmarks.md), and ``moodchat bench`` fails loudly if it does.
+It loads with the high-level defaults (weight repacking on, n_ubatch 512), unlike
+moodchat's engine; ``naive-llama`` is the same naive workload on moodchat's engine.
 
 Contract: every message has its whole prompt (role prompt + message) evaluated from an
 empty cache (``Llama.reset`` before each call); sentiment generates up to 5 tokens
 greedily and parses the label; chat samples up to ``max_new_tokens`` tokens with
-moodchat's default sampling settings. Prints one ``BENCH-RESULT`` JSON line with the same
+temperature 0.7, top-p 0.8, top-k 20 and repeat penalty 1.05 (moodchat's defaults without
+min-p and DRY). Prints one ``BENCH-RESULT`` JSON line with the same
 fields as the moodchat child.
 """
 
@@ -20,7 +27,7 @@ from moodchat.evaluation.bench.workload import (
 
 
 def run(config: BenchConfig, start_rss: int) -> None:
-    rec = Recorder("naive-llama", start_rss)
+    rec = Recorder("naive-llama-highlevel", start_rss)
     import llama_cpp
 
     from moodchat.engine.hardware import physical_cores

@@ -7,8 +7,10 @@ stack's imports (the llama.cpp tokenizer ships inside the GGUF, so "after tokeni
 after importing the engine), after the model load, peaks after the sentiment and chat
 phases and idle at the end; sentiment latency through ``Assistant.analyze`` for short and
 long texts, batch throughput through ``analyze_many``, chat time to first token, decode
-rate and reply time through ``Assistant.respond``, and cold start (process spawn to ready).
-It prints one ``BENCH-RESULT`` JSON line.
+rate and reply time through ``Assistant.respond``, the measured reply of at most
+``max_new_tokens`` to the ``LONG_REPLY`` messages (the chat step's ``reply_ms`` and its
+token count; the end-of-turn token may stop it earlier) and cold start (process spawn to
+ready). It prints one ``BENCH-RESULT`` JSON line.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import time
 from moodchat.evaluation.bench.workload import (
     CHAT,
     LONG,
+    LONG_REPLY,
     SHORT,
     BenchConfig,
     Recorder,
     cycle,
-    reply_128_ms,
+    put_long_replies,
 )
 from moodchat.evaluation.stats import percentiles
 
@@ -70,29 +73,39 @@ def _sentiment(bot, config: BenchConfig, rec: Recorder) -> None:
     rec.put("batch_texts_per_s", round(len(batch) / (time.perf_counter() - t), 2))
 
 
-def _chat(bot, config: BenchConfig, rec: Recorder) -> None:
+def _done(bot, message: str, max_new_tokens: int):
+    """Run one ``respond``; return its ``DoneEvent`` and ms from the call to the first token."""
     from moodchat.types import DoneEvent, TokenEvent
 
+    start, first, done = time.perf_counter(), None, None
+    for ev in bot.respond(message, max_new_tokens=max_new_tokens):
+        if isinstance(ev, TokenEvent) and first is None:
+            first = (time.perf_counter() - start) * 1000
+        if isinstance(ev, DoneEvent):
+            done = ev
+    return done, first or 0.0
+
+
+def _chat(bot, config: BenchConfig, rec: Recorder) -> None:
     rec.progress(f"chat: {config.chat_runs} replies of up to {config.max_new_tokens} tokens")
-    ttft, first_after_message, rates, reply, full, tokens = [], [], [], [], [], []
+    ttft, first_after_message, rates, reply, tokens = [], [], [], [], []
     for message in cycle(CHAT, config.chat_runs):
-        start = time.perf_counter()
-        first = None
-        for ev in bot.respond(message, max_new_tokens=config.max_new_tokens):
-            if isinstance(ev, TokenEvent) and first is None:
-                first = (time.perf_counter() - start) * 1000
-            if isinstance(ev, DoneEvent):
-                done = ev
+        done, first = _done(bot, message, config.max_new_tokens)
         t = done.timings_ms
         ttft.append(t.get("first_token_ms", 0.0))
-        first_after_message.append(first or 0.0)
+        first_after_message.append(first)
         rates.append(t.get("tokens_per_s", 0.0))
         reply.append(t["reply_ms"])
         tokens.append(done.completion_tokens)
-        full.append(reply_128_ms(ttft[-1], rates[-1], config.max_new_tokens))
     rec.put("chat_ttft_ms", percentiles(ttft))
     rec.put("chat_first_token_incl_sentiment_ms", percentiles(first_after_message))
     rec.put("chat_tokens_per_s", round(sum(rates) / len(rates), 2))
     rec.put("chat_reply_ms", percentiles(reply))
     rec.put("chat_reply_tokens_mean", round(sum(tokens) / len(tokens), 1))
-    rec.put("chat_reply_128_ms", percentiles(full))
+    rec.progress(f"chat: {config.chat_runs} long replies (measured, up to the token cap)")
+    long_ms, long_tokens = [], []
+    for message in cycle(LONG_REPLY, config.chat_runs):
+        done, _ = _done(bot, message, config.max_new_tokens)
+        long_ms.append(done.timings_ms["reply_ms"])
+        long_tokens.append(done.completion_tokens)
+    put_long_replies(rec, long_ms, long_tokens)

@@ -1,16 +1,35 @@
-"""What the two baselines share: prompts rebuilt as one ChatML string per message.
+"""What the naive baselines share: prompts rebuilt as one ChatML string per message.
 
 Contract: ``sentiment_prompt_text(text)`` renders moodchat's default sentiment prompt
 (system text, examples, then the message) and ``chat_prompt_text(message)`` its default
 chat prompt, both as the plain ChatML string the reference design built for every message,
 so the baselines do the same task on the same words as moodchat, only without caching.
 ``parse_label`` maps generated text to a label the way a generate-then-parse stack must.
+``chatml_tokens(engine, text)`` tokenizes such a string on a moodchat ``Engine`` the way
+llama.cpp does with special tokens on: the ChatML markers become their control tokens and
+the text between them is tokenized as plain text.
 """
 
 from __future__ import annotations
 
+import re
+
+from moodchat.engine.base import Engine
 from moodchat.inputs import pick_language
 from moodchat.prompts import chat_prompt, sentiment_prompt
+
+_MARKERS = re.compile(r"(<\|im_start\|>|<\|im_end\|>)")
+
+
+def chatml_tokens(engine: Engine, text: str) -> list[int]:
+    """Token ids of a ChatML string: markers as control tokens, the rest as plain text."""
+    out: list[int] = []
+    for part in _MARKERS.split(text):
+        if part in ("<|im_start|>", "<|im_end|>"):
+            out.append(engine.control_token(part))
+        elif part:
+            out.extend(engine.tokenize(part))
+    return out
 
 
 def _turn(role: str, content: str) -> str:

@@ -1,8 +1,9 @@
 """The fixed benchmark workload and the measuring helpers every benchmark child shares.
 
 Contract: ``SHORT`` texts are at most 20 characters, ``LONG`` texts at least 200, ``CHAT``
-messages are typical things a user tells an empathetic assistant; all are hand-written
-(none comes from the development data). ``BenchConfig`` holds the run counts and travels
+messages are typical things a user tells an empathetic assistant, ``LONG_REPLY`` messages
+ask for a long answer (for the measured up-to-128-token reply); all are hand-written (none
+comes from the development data). ``BenchConfig`` holds the run counts and travels
 to the children as JSON. ``Recorder`` collects phase memory (RSS now and the kernel's
 high-water mark) and timings without importing anything heavy, so a child can record its
 interpreter-start RSS before the stack under test is imported.
@@ -54,6 +55,13 @@ CHAT = (
     "I finally finished my first marathon today!",
     "我和最好的朋友吵架了，不知道该怎么和好。",
     "My dog has been sick all week and I'm really worried about him.",
+)
+
+LONG_REPLY = (
+    "Please tell me a long, detailed bedtime story about a shy little fox who learns to make "
+    "friends. Make it at least 300 words and don't stop early.",
+    "我最近总是失眠，心里很乱。请你详细地、慢慢地陪我聊聊，多说一些，至少写三百字，"
+    "讲讲你会怎么安慰我，还有我今晚可以试试的几件小事。",
 )
 
 
@@ -128,9 +136,21 @@ class Recorder:
         sys.stdout.flush()
 
 
-def reply_128_ms(ttft_ms: float, tokens_per_s: float, n: int = 128) -> float:
-    """Time of an ``n``-token reply: first token, then ``n - 1`` at the decode rate."""
-    return round(ttft_ms + (n - 1) / tokens_per_s * 1000, 1) if tokens_per_s > 0 else 0.0
+def put_long_replies(rec: Recorder, totals_ms: list[float], tokens: list[int]) -> None:
+    """Record the measured replies to ``LONG_REPLY`` (at most ``max_new_tokens`` each).
+
+    ``chat_reply_128_ms``: wall time of each reply from the start of the chat step to its
+    last token, measured, never extrapolated; ``chat_reply_128_tokens``: how many tokens
+    those replies had (fewer than the cap when the model ended its turn);
+    ``chat_reply_128_ms_per_token``: each reply's time divided by its own token count.
+    """
+    rec.put("chat_reply_128_ms", percentiles(totals_ms))
+    rec.put(
+        "chat_reply_128_tokens",
+        {"mean": round(sum(tokens) / len(tokens), 1), "min": min(tokens), "max": max(tokens)},
+    )
+    per_token = [ms / n for ms, n in zip(totals_ms, tokens) if n]
+    rec.put("chat_reply_128_ms_per_token", percentiles(per_token))
 
 
 def baseline_sentiment(config: BenchConfig, rec: Recorder, run_prompt, decode) -> None:
@@ -163,9 +183,13 @@ def baseline_sentiment(config: BenchConfig, rec: Recorder, run_prompt, decode) -
 
 
 def baseline_chat(config: BenchConfig, rec: Recorder, reply) -> None:
-    """Time the baselines' chat replies; ``reply(message)`` -> (tokens, first_ms, total_ms)."""
-    rec.progress(f"chat: {config.baseline_chat_runs} replies")
-    ttft, rates, totals, full, tokens = [], [], [], [], []
+    """Time the baselines' chat: ``CHAT`` replies, then the measured ``LONG_REPLY`` ones.
+
+    ``reply(message)`` -> (tokens, first_ms, total_ms), at most ``config.max_new_tokens``
+    tokens, stopping at the end of the turn.
+    """
+    rec.progress(f"chat: {config.baseline_chat_runs} replies, then as many long replies")
+    ttft, rates, totals, tokens = [], [], [], []
     for message in cycle(CHAT, config.baseline_chat_runs):
         out, first_ms, total_ms = reply(message)
         rate = (len(out) - 1) / ((total_ms - first_ms) / 1000) if len(out) > 1 else 0.0
@@ -173,9 +197,13 @@ def baseline_chat(config: BenchConfig, rec: Recorder, reply) -> None:
         rates.append(rate)
         totals.append(total_ms)
         tokens.append(len(out))
-        full.append(reply_128_ms(first_ms, rate, config.max_new_tokens))
     rec.put("chat_ttft_ms", percentiles(ttft))
     rec.put("chat_tokens_per_s", round(sum(rates) / len(rates), 2))
     rec.put("chat_reply_ms", percentiles(totals))
     rec.put("chat_reply_tokens_mean", round(sum(tokens) / len(tokens), 1))
-    rec.put("chat_reply_128_ms", percentiles(full))
+    long_ms, long_tokens = [], []
+    for message in cycle(LONG_REPLY, config.baseline_chat_runs):
+        out, _, total_ms = reply(message)
+        long_ms.append(total_ms)
+        long_tokens.append(len(out))
+    put_long_replies(rec, long_ms, long_tokens)
