@@ -39,7 +39,7 @@ CHILDREN = {
 }
 STACKS = {
     "moodchat": "moodchat's Assistant: cached role prefixes, sentiment from label-word logits",
-    "prompt-only": "moodchat with the sentiment adapter off (prompt-only sentiment)",
+    "prompt-only": "moodchat with both adapters off (prompt-only sentiment and chat)",
     "naive-llama": "llama.cpp via moodchat's LlamaEngine with no prefix cache: the whole prompt "
     "decoded for every request, sentiment by generating <= 5 tokens and parsing the label",
     "naive-llama-highlevel": "the same naive workload on llama-cpp-python's high-level "
@@ -50,7 +50,7 @@ STACKS = {
 ALL_BASELINES = tuple(name for name in CHILDREN if name != "moodchat")
 BASELINES = ("prompt-only", "naive-llama", "fp32-transformers")
 # Stacks that are moodchat with other options: the sentiment role without its adapter.
-STACK_OPTIONS = {"prompt-only": {"sentiment_adapter": "none"}}
+STACK_OPTIONS = {"prompt-only": {"sentiment_adapter": "none", "chat_adapter": "none"}}
 
 _BOOT = (
     "import os, sys\n"

@@ -1,6 +1,7 @@
 """Benchmark child: moodchat itself (``Assistant`` on the chosen backend), in a fresh process.
 
-``config.sentiment_adapter`` picks the sentiment path (``none`` for the prompt-only stack).
+``config.sentiment_adapter`` / ``chat_adapter`` pick each role's path (both ``none`` for the
+prompt-only stack).
 
 Contract: ``run(config, start_rss)`` records memory after interpreter start, after the
 stack's imports (the llama.cpp tokenizer ships inside the GGUF, so "after tokenizer" is
@@ -47,6 +48,7 @@ def run(config: BenchConfig, start_rss: int) -> None:
     rec.put("info", {k: v for k, v in bot.engine.info().items() if k != "model_path"})
     rec.put("sentiment_prompt", bot.sentiment.prompt.name)
     rec.put("sentiment_adapter", bot.sentiment_adapter.sha256 if bot.sentiment_adapter else None)
+    rec.put("chat_adapter", bot.chat_adapter.sha256 if bot.chat_adapter else None)
     _sentiment(bot, config, rec)
     rec.memory("peak_sentiment", peak=True)
     _chat(bot, config, rec)

@@ -87,8 +87,8 @@ def targets(result: dict) -> list[tuple[str, bool | None, str]]:
          value(m, "batch_texts_per_s"), lambda v: v >= 10, "{:.1f} texts/s"),
         ("sentiment P50 (short) with the adapter <= 1.15x prompt-only",
          plain.get("sentiment_short_ms.p50"), lambda v: v <= 1.15, "{:.3f}x"),
-        ("chat tok/s with the adapter loaded >= 0.95x prompt-only (noise)",
-         plain.get("chat_tokens_per_s"), lambda v: v >= 0.95, "{:.3f}x"),
+        ("chat tok/s with both adapters >= 0.90x prompt-only (within 10%)",
+         plain.get("chat_tokens_per_s"), lambda v: v >= 0.90, "{:.3f}x"),
     ]  # fmt: skip
     return [
         (name, None if v is None else bool(ok(v)), "n/a" if v is None else fmt.format(v))

@@ -82,13 +82,16 @@ class BenchConfig:
     baseline_chat_runs: int = 2
     max_new_tokens: int = 128
     sentiment_adapter: str | None = None
+    chat_adapter: str | None = None
     spawned_at: float = field(default_factory=time.time)
 
     def model_options(self):
         """The ``ModelOptions`` a moodchat child loads (never pulls: the parent did)."""
         from moodchat.assistant import ModelOptions, RoleOptions
 
-        roles = RoleOptions(sentiment_adapter=self.sentiment_adapter)
+        roles = RoleOptions(
+            sentiment_adapter=self.sentiment_adapter, chat_adapter=self.chat_adapter
+        )
         return ModelOptions(
             self.model, self.backend, self.threads, self.dtype, auto_pull=False, roles=roles
         )
