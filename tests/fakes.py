@@ -24,6 +24,7 @@ VOCAB = 259
 
 class FakeEngine(Engine):
     backend = "fake"
+    n_vocab = VOCAB
 
     def __init__(
         self,
@@ -44,6 +45,8 @@ class FakeEngine(Engine):
         self.adapters: list[str] = []
         self.scored_with: list[int | None] = []
         self.generated_with: list[int | None] = []
+        self.first_banned: list[np.ndarray | None] = []
+        self.banned: list[np.ndarray | None] = []
 
     def tokenize(self, text: str) -> list[int]:
         return list(text.encode("utf-8"))
@@ -91,9 +94,13 @@ class FakeEngine(Engine):
         sampling: SamplingParams,
         stop_tokens: frozenset[int] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        first_banned: np.ndarray | None = None,
+        banned: np.ndarray | None = None,
     ) -> Iterator[int]:
         self.evaluated_tokens += len(tokens)
         self.generated_with.append(prefix.adapter)
+        self.first_banned.append(first_banned)
+        self.banned.append(banned)
         script = [*self.reply.encode("utf-8"), CONTROL["<|im_end|>"]]
         stops = self.end_tokens | (stop_tokens or frozenset())
         rng = np.random.default_rng(0)

@@ -161,3 +161,43 @@ def test_decode_loop_feeds_each_token_back_once():
 
     assert list(_loop(at, step, pos=3, max_new_tokens=3)) == [5, 6, 7]
     assert fed == [(5, 3), (6, 4), (7, 5)]
+
+
+def test_decode_loop_bans_tokens_only_for_the_first_pick():
+    picked = []
+
+    class Argmax:
+        def pick(self, logits):
+            picked.append(int(np.argmax(logits)))
+            return picked[-1]
+
+        def accept(self, token):
+            pass
+
+    logits = np.array([0.0, 5.0, 1.0], dtype=np.float32)
+    out = list(
+        decode_loop(
+            logits, lambda tok, pos: logits, pos=0, n_ctx=10, max_new_tokens=3,
+            sampler=Argmax(), stops=frozenset(), first_banned=np.array([1]),
+        )
+    )  # fmt: skip
+    assert out == [2, 1, 1] and logits[1] == 5.0
+
+
+def test_decode_loop_bans_tokens_at_every_step():
+    class Argmax:
+        def pick(self, logits):
+            return int(np.argmax(logits))
+
+        def accept(self, token):
+            pass
+
+    logits = np.array([0.0, 5.0, 1.0, 3.0], dtype=np.float32)
+    out = list(
+        decode_loop(
+            logits, lambda tok, pos: logits, pos=0, n_ctx=10, max_new_tokens=3,
+            sampler=Argmax(), stops=frozenset(), banned=np.array([1]),
+            first_banned=np.array([3]),
+        )
+    )  # fmt: skip
+    assert out == [2, 3, 3]

@@ -6,7 +6,7 @@ import pytest
 
 from fakes import FakeEngine
 from moodchat.prompts import chat_prompt
-from moodchat.roles.chat import ChatRole, Utf8Stream
+from moodchat.roles.chat import ChatRole, Utf8Stream, off_language_tokens
 from moodchat.template import ChatML
 from moodchat.types import Message
 
@@ -106,3 +106,21 @@ def test_reply_cut_by_the_limit_ends_at_a_sentence():
     assert done.reply == "第一句。"
     streamed = "".join(e.text for e in events[1:-1])
     assert streamed.startswith("第一句。第二")  # the stream itself is never rewritten
+
+
+def test_off_language_tokens_from_the_vocabulary():
+    masks = off_language_tokens(FakeEngine())
+    zh, en = set(masks["zh"].tolist()), set(masks["en"].tolist())
+    assert {ord("a"), ord("Z")} <= zh and ord("1") not in zh
+    assert 0xE4 in en and ord("a") not in en and not zh & en
+
+
+@pytest.mark.parametrize("message,lang", [("I passed!", "en"), ("我考过了！", "zh")])
+def test_a_reply_keeps_to_the_message_language(message, lang):
+    engine = FakeEngine()
+    role = ChatRole(engine, ChatML(engine), chat_prompt())
+    list(role.stream(message))
+    first, always = engine.first_banned[-1], engine.banned[-1]
+    banned = always if lang == "en" else first  # English: never CJK; Chinese: not opening Latin
+    assert (first if lang == "en" else always) is None
+    assert set(banned.tolist()) == set(role.off_language[lang].tolist())

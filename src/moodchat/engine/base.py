@@ -52,6 +52,7 @@ class Engine(ABC):
     model_path: str = ""
     n_ctx: int = 0
     n_threads: int = 0
+    n_vocab: int = 0  # token ids are 0 .. n_vocab - 1
 
     @abstractmethod
     def tokenize(self, text: str) -> list[int]:
@@ -103,8 +104,13 @@ class Engine(ABC):
         sampling: SamplingParams,
         stop_tokens: frozenset[int] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        first_banned: np.ndarray | None = None,
+        banned: np.ndarray | None = None,
     ) -> Iterator[int]:
-        """Sample up to ``max_new_tokens`` after ``prefix + tokens``; stops are not yielded."""
+        """Sample up to ``max_new_tokens`` after ``prefix + tokens``; stops are not yielded.
+
+        ``first_banned`` (token ids) may not be the first token of the reply, ``banned``
+        not any of its tokens."""
 
     def info(self) -> dict:
         """Facts about the loaded model for ``moodchat info`` and ``/v1/models``."""

@@ -118,7 +118,7 @@ class TransformersEngine(Engine):
         self._head = self._model.get_output_embeddings()
         params = inspect.signature(self._base.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
-        self._n_tok = len(self._tok)
+        self._n_tok = self.n_vocab = len(self._tok)
         self._special = self._find_special()
         self._end_tokens = self._find_end_tokens()
         self._pieces: dict[int, bytes] = {}
@@ -319,6 +319,8 @@ class TransformersEngine(Engine):
         sampling: SamplingParams,
         stop_tokens: frozenset[int] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        first_banned: np.ndarray | None = None,
+        banned: np.ndarray | None = None,
     ) -> Iterator[int]:
         kv, prefix_logits = self._prefix_kv(prefix)
         cache = self._cache(kv)  # freed with this generator's frame when it closes
@@ -344,6 +346,8 @@ class TransformersEngine(Engine):
                 sampler=sampler,
                 stops=self._end_tokens | (stop_tokens or frozenset()),
                 should_stop=should_stop,
+                first_banned=first_banned,
+                banned=banned,
             )
         finally:
             sampler.close()

@@ -347,6 +347,8 @@ class LlamaEngine(Engine):
         sampling: SamplingParams,
         stop_tokens: frozenset[int] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        first_banned: np.ndarray | None = None,
+        banned: np.ndarray | None = None,
     ) -> Iterator[int]:
         (seq,) = self._seqs.take()
         try:
@@ -369,6 +371,8 @@ class LlamaEngine(Engine):
                     sampler=sampler,
                     stops=self._end_tokens | (stop_tokens or frozenset()),
                     should_stop=should_stop,
+                    first_banned=first_banned,
+                    banned=banned,
                 )
         finally:
             with self._lock.hold(SCORE_PRIORITY):

@@ -210,18 +210,25 @@ def decode_loop(
     sampler: TokenSampler,
     stops: frozenset[int],
     should_stop: Callable[[], bool] | None = None,
+    first_banned: np.ndarray | None = None,
+    banned: np.ndarray | None = None,
 ) -> Iterator[int]:
     """The generation loop every backend shares.
 
     From the ``logits`` after the prompt, ``sampler.pick`` a token, yield it, ``accept`` it
     and feed it back with ``step(token, pos)`` (which returns the next logits), until
     ``max_new_tokens`` tokens, the end of the context, a stop token (never yielded) or
-    ``should_stop()``. The caller owns ``sampler`` (and closes it).
+    ``should_stop()``. The token ids in ``first_banned`` cannot be the first one picked,
+    those in ``banned`` none. The caller owns ``sampler`` (and closes it).
     """
     produced = 0
     while produced < max_new_tokens and pos < n_ctx:
         if should_stop is not None and should_stop():
             return
+        for ids in (banned, first_banned if produced == 0 else None):
+            if ids is not None and len(ids):
+                logits = np.array(logits, dtype=np.float32, copy=True)
+                logits[np.asarray(ids, dtype=np.int64)] = -np.inf
         token = sampler.pick(logits)
         if token in stops:
             return

@@ -13,8 +13,14 @@ Contract:
   character split across tokens are held back until complete), then returns a
   ``ReplyStats`` as the generator's return value. At most ``max_new_tokens`` are generated;
   the end-of-turn token stops early. Closing the generator stops generation.
-- A message about self-harm or suicide (``roles.safety.mentions_self_harm``) gets the
-  fixed caring reply of ``roles.safety.crisis_reply`` in its language, never a sample.
+- A message about self-harm or suicide, or any later message of a conversation that spoke
+  of it (``roles.safety.in_crisis``), gets a fixed caring reply of
+  ``roles.safety.crisis_reply`` in its language, never a sample; the conversation's count
+  of crisis replies so far picks the wording, so none is repeated word for word.
+- A reply is in the language of the message (``inputs.language_of``): a reply to a Chinese
+  message cannot open with a Latin-letter word (names and terms may follow), and a reply
+  to an English message has no token with a CJK character (``off_language_tokens``,
+  computed once per role from the vocabulary).
 - ``complete_sentences(text)`` is what a reply cut by the token limit keeps: everything up
   to its last sentence end (。！？!?. ; …, closing quotes and brackets kept), or the text
   unchanged when it has no sentence end at all.
@@ -28,11 +34,13 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.sampling import SamplingParams
-from moodchat.inputs import head_tail, pick_language
+from moodchat.inputs import head_tail, language_of, pick_language
 from moodchat.prompts import ChatPrompt
-from moodchat.roles.safety import crisis_reply, mentions_self_harm
+from moodchat.roles.safety import crisis_reply, in_crisis, is_crisis_reply
 from moodchat.template import ChatML
 from moodchat.types import Message
 
@@ -77,6 +85,26 @@ class Utf8Stream:
         return self._decoder.decode(b"", final=True)
 
 
+def _is_cjk(ch: str) -> bool:
+    return "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
+
+
+def off_language_tokens(engine: Engine) -> dict[str, np.ndarray]:
+    """Per language, the token ids that may not open a reply in it.
+
+    ``zh``: tokens whose text starts with a Latin letter; ``en``: tokens with a CJK character
+    or the lead byte of one (a character split across tokens)."""
+    zh, en = [], []
+    for token in range(engine.n_vocab):
+        piece = engine.token_bytes(token)
+        text = piece.decode("utf-8", errors="ignore").lstrip()
+        if text[:1].isascii() and text[:1].isalpha():
+            zh.append(token)
+        elif any(map(_is_cjk, text)) or (piece[:1] and 0xE3 <= piece[0] <= 0xE9 and not text):
+            en.append(token)
+    return {"zh": np.array(zh, dtype=np.int64), "en": np.array(en, dtype=np.int64)}
+
+
 def chat_prefix_tokens(template: ChatML, prompt: ChatPrompt, language: str) -> list[int]:
     """The cached part of every reply's prompt: the system turn and the worked examples."""
     tokens = template.turn("system", prompt.system(language))
@@ -104,6 +132,7 @@ class ChatRole:
         self.prompt = prompt
         self.max_prompt_tokens = max_prompt_tokens
         self.max_message_tokens = max_message_tokens
+        self.off_language = off_language_tokens(engine)
         self.prefixes = {
             lang: engine.cache_prefix(chat_prefix_tokens(template, prompt, lang), adapter=adapter)
             for lang in prompt.systems
@@ -129,9 +158,15 @@ class ChatRole:
             budget -= len(turn)
         return [tok for turn in reversed(kept) for tok in turn] + tail, truncated
 
-    def _crisis(self, message: str) -> Generator[str, None, ReplyStats]:
+    def _language_bans(self, language: str) -> dict[str, np.ndarray]:
+        """``generate`` keywords that keep the reply in ``language``."""
+        key = "banned" if language == "en" else "first_banned"
+        return {key: self.off_language[language]}
+
+    def _crisis(self, message: str, history: Sequence[Message]) -> Generator[str, None, ReplyStats]:
         """The safety rule's fixed reply, in the message's language (no sampling)."""
-        yield crisis_reply(pick_language(message, ("zh", "en"), fallback="en"))
+        given = sum(1 for m in history if m.role == "assistant" and is_crisis_reply(m.content))
+        yield crisis_reply(pick_language(message, ("zh", "en"), fallback="en"), given)
         return ReplyStats("stop", 0, 0, False, 0.0)
 
     def stream(
@@ -144,8 +179,8 @@ class ChatRole:
         should_stop: Callable[[], bool] | None = None,
     ) -> Generator[str, None, ReplyStats]:
         """Yield the reply as text pieces; return its ``ReplyStats``."""
-        if mentions_self_harm(message):
-            return (yield from self._crisis(message))
+        if in_crisis(message, (m.content for m in history if m.role == "user")):
+            return (yield from self._crisis(message, history))
         tokens, truncated = self.build(message, history)
         prefix = self.prefix_for(message)
         start = time.perf_counter()
@@ -159,6 +194,7 @@ class ChatRole:
             sampling=sampling or SamplingParams(),
             stop_tokens=self.template.stop_tokens,
             should_stop=should_stop,
+            **self._language_bans(language_of(message)),
         ):
             produced += 1
             if first_ms is None:
