@@ -1,4 +1,4 @@
-"""The shipped sentiment adapter on the real default model, on both backends.
+"""The shipped adapters on the real default model, on both backends.
 
 Proof that chat is untouched: with greedy decoding, replies are token-for-token the same
 with and without the adapter loaded. And the adapter is what the default model uses.
@@ -26,6 +26,13 @@ def test_default_model_uses_the_shipped_adapter(assistant):
     shipped = shipped_adapter("sentiment")
     assert info["sha256"] == shipped.sha256 and info["prompt"] == assistant.sentiment.prompt.name
     assert assistant.sentiment.prompt.temperature == shipped.temperature
+
+
+def test_default_model_uses_the_shipped_chat_adapter(assistant):
+    info = assistant.info()["chat_adapter"]
+    shipped = shipped_adapter("chat")
+    assert info["sha256"] == shipped.sha256 and info["prompt"] == "c1-adapter"
+    assert assistant.chat.prompt.name == "c1-adapter" and assistant.chat.adapter is not None
 
 
 # llama.cpp's results depend slightly on how full its KV cache is (attention runs over the

@@ -133,16 +133,20 @@ def _import_training(module: str):
         ) from None
 
 
+def _data_option(folder: str, what: str):
+    return click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_DATA / folder,
+        show_default=True,
+        help=f"Folder of {what}.",
+    )
+
+
 @main.command(name="train-sentiment")
 @training_options("sentiment-adapter.gguf", rank=8, lr=5e-4, max_grad_norm=None)
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA / "train",
-    show_default=True,
-    help="Folder of labelled CSVs.",
-)
+@_data_option("train", "labelled CSVs")
 @click.option(
     "--dev",
     multiple=True,
@@ -199,14 +203,7 @@ def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
 
 @main.command(name="train-chat")
 @training_options("chat-adapter.gguf", rank=16, lr=4e-4, max_grad_norm=1.0)
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DATA / "chat",
-    show_default=True,
-    help="Folder of conversation JSONL files.",
-)
+@_data_option("chat", "conversation JSONL files")
 @click.option(
     "--per-source",
     type=int,

@@ -11,6 +11,9 @@ Contract:
   the base's fingerprint, the split and every token sequence, and a later run with the same
   key loads it instead (runs that change only the epochs, the learning rate or the rank then
   skip the costliest stage).
+- ``data_records(counts, written, unit)`` is the provenance list of the data files: each
+  public file with its sha256 and ``unit`` count, then the file written for this project,
+  marked as such.
 - ``Report`` is the progress callback every stage calls: (stage, done, total, detail).
 """
 
@@ -59,6 +62,16 @@ def base_identity(model: str) -> dict:
         "base_size": weights.stat().st_size,
         "base_fingerprint": base_fingerprint(weights),
     }
+
+
+def data_records(counts: dict[Path, int], written: tuple[Path, str, int], unit: str) -> list:
+    """Provenance of the data files: public ones, then the one written for moodchat."""
+    records = [{"file": f.name, "sha256": sha256_file(f), unit: n} for f, n in counts.items()]
+    path, name, n = written
+    records.append(
+        {"file": name, "sha256": sha256_file(path), unit: n, "written_for_this_project": True}
+    )
+    return records
 
 
 def _compute(split: SplitModel, examples: Sequence, report: Report, stage: str) -> list:

@@ -32,7 +32,13 @@ import torch
 
 from moodchat.prompts import chat_prompt
 from moodchat.roles.chat import chat_prefix_tokens
-from moodchat.training.base import Report, base_identity, cached_lower, load_base
+from moodchat.training.base import (
+    Report,
+    base_identity,
+    cached_lower,
+    data_records,
+    load_base,
+)
 from moodchat.training.conversations import (
     Conversation,
     conversation_mix,
@@ -42,7 +48,6 @@ from moodchat.training.conversations import (
 from moodchat.training.export import lora_tensors, write_adapter
 from moodchat.training.layers import SplitModel
 from moodchat.training.lora import TokenExample, attach_lora, mean_loss, token_loss, train
-from moodchat.weights.pull import sha256_file
 
 ADAPTER_PROMPT = "c1-adapter"
 EVERYDAY_FILE = "everyday_chat.jsonl"
@@ -95,18 +100,9 @@ def chat_conversations(
         everyday_repeat=config.everyday_repeat,
         rng=rng,
     )
-    records = [
-        {"file": f.name, "sha256": sha256_file(f), "conversations": len(public[f.name])}
-        for f in files
-    ]
-    records.append(
-        {
-            "file": f"moodchat/training/data/{EVERYDAY_FILE}",
-            "sha256": sha256_file(everyday_chat_path()),
-            "conversations": len(everyday),
-            "written_for_this_project": True,
-        }
-    )
+    written = (everyday_chat_path(), f"moodchat/training/data/{EVERYDAY_FILE}", len(everyday))
+    counts = {f: len(public[f.name]) for f in files}
+    records = data_records(counts, written, "conversations")
     return mix, records
 
 

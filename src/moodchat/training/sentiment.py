@@ -32,7 +32,13 @@ import torch
 from moodchat.evaluation.sentiment import expected_calibration_error
 from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import answer_ids, prefix_tokens, request_tokens
-from moodchat.training.base import Report, base_identity, cached_lower, load_base
+from moodchat.training.base import (
+    Report,
+    base_identity,
+    cached_lower,
+    data_records,
+    load_base,
+)
 from moodchat.training.data import (
     LabelledText,
     balanced_sample,
@@ -52,7 +58,6 @@ from moodchat.training.lora import (
     train,
 )
 from moodchat.types import LABELS
-from moodchat.weights.pull import sha256_file
 
 ADAPTER_PROMPT = "a1-adapter"
 EVERYDAY_FILE = "everyday_sentiment.csv"
@@ -103,17 +108,8 @@ def training_rows(config: SentimentTrainConfig, rng: random.Random) -> tuple[lis
             rows += balanced_sample(lang, config.per_language // (2 * len(lang)), rng)
     everyday = read_labelled(everyday_path())
     rows += everyday * config.everyday_repeat
-    records = [
-        {"file": f.name, "sha256": sha256_file(f), "rows": len(groups[f.name])} for f in files
-    ]
-    records.append(
-        {
-            "file": f"moodchat/training/data/{EVERYDAY_FILE}",
-            "sha256": sha256_file(everyday_path()),
-            "rows": len(everyday),
-            "written_for_this_project": True,
-        }
-    )
+    written = (everyday_path(), f"moodchat/training/data/{EVERYDAY_FILE}", len(everyday))
+    records = data_records({f: len(groups[f.name]) for f in files}, written, "rows")
     return rows, records
 
 
