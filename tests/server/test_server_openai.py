@@ -140,3 +140,26 @@ def test_official_client_sees_errors(make_app):
         with pytest.raises(openai.UnprocessableEntityError) as err:
             client.chat.completions.create(model="m", messages=[{"role": "user", "content": " "}])
         assert "empty" in str(err.value)
+
+
+def test_openai_sampling_fields_map_over_the_server_settings():
+    from moodchat.engine.sampling import SamplingParams
+    from moodchat.server.openai_compat import CompletionRequest, _sampling
+
+    base = SamplingParams(top_k=7, min_p=0.1)
+    plain = CompletionRequest(model="m", messages=USER)
+    assert _sampling(plain, base) is None
+    body = CompletionRequest(
+        model="m", messages=USER, temperature=0.2, frequency_penalty=0.5,
+        presence_penalty=-0.5, seed=9,
+    )  # fmt: skip
+    got = _sampling(body, base)
+    assert (got.temperature, got.frequency_penalty, got.presence_penalty, got.seed) == (
+        0.2, 0.5, -0.5, 9,
+    )  # fmt: skip
+    assert (got.top_k, got.min_p, got.top_p) == (7, 0.1, base.top_p)
+
+
+def test_out_of_range_penalties_are_422(client):
+    r = completions(client, messages=USER, frequency_penalty=3)
+    assert r.status_code == 422

@@ -8,7 +8,8 @@ Contract (the shapes the official ``openai`` Python client parses):
   never instructions to the server); ``tool`` messages and non-text content parts are
   refused (422). Any ``model`` name is accepted and answered by the served model.
   ``max_tokens`` / ``max_completion_tokens`` are capped at the server's ``max_tokens``;
-  ``temperature``, ``top_p`` and ``seed`` are honoured; ``n`` must be 1.
+  ``temperature``, ``top_p``, ``frequency_penalty``, ``presence_penalty`` and ``seed``
+  are honoured (over the server's sampling settings); ``n`` must be 1.
 - Non-streaming: a ``chat.completion`` object with ``usage``. Streaming: SSE ``data:``
   lines of ``chat.completion.chunk`` objects; the first delta carries the role, then
   content deltas, then a chunk with an empty delta, the ``finish_reason`` and ``usage``;
@@ -24,6 +25,7 @@ from __future__ import annotations
 import time
 import uuid
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Literal
 
 import anyio
@@ -76,6 +78,8 @@ class CompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     n: int | None = Field(None, ge=1, le=1)
 
@@ -117,7 +121,7 @@ async def chat_completions(body: CompletionRequest, request: Request):
     message, history = _split(body.messages)
     limit = body.max_completion_tokens or body.max_tokens
     job = await prepare_chat(state, message, history, None, limit)
-    job.sampling = _sampling(body)
+    job.sampling = _sampling(body, state.assistant.options.sampling)
     job.deadline = deadline_for(state, started)
     meta = {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -174,17 +178,13 @@ def _split(messages: list[CompletionMessage]) -> tuple[str, list[dict]]:
     return turns[-1]["content"], turns[:-1]
 
 
-def _sampling(body: CompletionRequest) -> SamplingParams | None:
-    if body.temperature is None and body.top_p is None and body.seed is None:
-        return None
-    base = SamplingParams()
-    return SamplingParams(
-        temperature=base.temperature if body.temperature is None else body.temperature,
-        top_p=base.top_p if body.top_p is None else body.top_p,
-        top_k=base.top_k,
-        repetition_penalty=base.repetition_penalty,
-        seed=body.seed,
-    )
+_SAMPLING_FIELDS = ("temperature", "top_p", "frequency_penalty", "presence_penalty", "seed")
+
+
+def _sampling(body: CompletionRequest, base: SamplingParams) -> SamplingParams | None:
+    """``base`` with the request's sampling fields; None when the request sets none."""
+    given = {k: getattr(body, k) for k in _SAMPLING_FIELDS if getattr(body, k) is not None}
+    return replace(base, **given) if given else None
 
 
 def _usage(done: dict) -> dict:
