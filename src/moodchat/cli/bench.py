@@ -49,6 +49,13 @@ BASELINE_NAMES = ["prompt-only", "naive-llama", "naive-llama-highlevel", "fp32-t
 @click.option("--baseline-long-runs", type=int, default=4, show_default=True)
 @click.option("--baseline-chat-runs", type=int, default=2, show_default=True)
 @click.option(
+    "--concurrency",
+    "concurrency_levels",
+    default="1,2,4,8",
+    show_default=True,
+    help="Replies at once in the concurrency section (comma-separated; 'none' skips it).",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -58,7 +65,8 @@ BASELINE_NAMES = ["prompt-only", "naive-llama", "naive-llama-highlevel", "fp32-t
 @user_errors
 def bench(
     as_json, no_baseline, baselines, runs, long_runs, chat_runs,
-    batch_texts, baseline_runs, baseline_long_runs, baseline_chat_runs, out_dir, **engine_kw,
+    batch_texts, baseline_runs, baseline_long_runs, baseline_chat_runs, concurrency_levels,
+    out_dir, **engine_kw,
 ) -> None:  # fmt: skip
     """Memory, latency, throughput and cold start against the baselines, with ratios."""
     from moodchat.evaluation.bench import BASELINES, run_bench
@@ -74,6 +82,7 @@ def bench(
         batch_texts=max(1, batch_texts), baseline_short_runs=max(1, baseline_runs),
         baseline_long_runs=max(1, baseline_long_runs),
         baseline_chat_runs=max(1, baseline_chat_runs),
+        concurrency_levels=_levels(concurrency_levels),
     )  # fmt: skip
     chosen = () if no_baseline else (tuple(baselines) or BASELINES)
     result = run_bench(config, chosen, progress=lambda m: err_console.print(m, highlight=False))
@@ -108,3 +117,16 @@ def _print(result: dict) -> None:
     for name, ok, evidence in targets(result):
         mark = "[dim]n/a[/dim]" if ok is None else "[green]met[/green]" if ok else "[red]MISSED"
         console.print(f"{mark}  {name}: {evidence}", highlight=False)
+
+
+def _levels(text: str) -> list[int]:
+    """``--concurrency`` as a list of positive ints ([] for 'none')."""
+    if text.strip().lower() in ("none", "0", ""):
+        return []
+    try:
+        levels = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of integers") from None
+    if any(n < 1 for n in levels):
+        raise click.BadParameter("concurrency levels must be >= 1")
+    return levels

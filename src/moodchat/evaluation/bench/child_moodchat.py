@@ -1,23 +1,26 @@
 """Benchmark child: moodchat itself (``Assistant`` on the chosen backend), in a fresh process.
 
-``config.sentiment_adapter`` / ``chat_adapter`` pick each role's path (both ``none`` for the
-prompt-only stack).
-
-Contract: ``run(config, start_rss)`` records memory after interpreter start, after the
-stack's imports (the llama.cpp tokenizer ships inside the GGUF, so "after tokenizer" is
-after importing the engine), after the model load, peaks after the sentiment and chat
-phases and idle at the end; sentiment latency through ``Assistant.analyze`` for short and
-long texts, batch throughput through ``analyze_many``, chat time to first token, decode
-rate and reply time through ``Assistant.respond``, the measured reply of at most
-``max_new_tokens`` to the ``LONG_REPLY`` messages (the chat step's ``reply_ms`` and its
-token count; the end-of-turn token may stop it earlier) and cold start (process spawn to
-ready). It prints one ``BENCH-RESULT`` JSON line.
+Contract: ``run(config, start_rss)`` records
+- memory after interpreter start, after the stack's imports (the llama.cpp tokenizer ships
+  inside the GGUF, so "after tokenizer" is after importing the engine), after the model
+  load, peaks after the sentiment and chat phases and idle at the end;
+- sentiment latency through ``Assistant.analyze`` (short and long texts) and batch
+  throughput through ``analyze_many``;
+- chat time to first token, decode rate and reply time through ``Assistant.respond``, and
+  the measured reply of at most ``max_new_tokens`` to the ``LONG_REPLY`` messages (the
+  chat step's ``reply_ms`` and its token count; the end-of-turn token may stop it earlier);
+- the concurrency section (``bench.concurrency``), after the chat phase, so its memory
+  shows in ``idle_after`` and ``peak``;
+- cold start (process spawn to ready).
+``config.sentiment_adapter`` / ``chat_adapter`` pick each role's path (both ``none`` for
+the prompt-only stack). It prints one ``BENCH-RESULT`` JSON line.
 """
 
 from __future__ import annotations
 
 import time
 
+from moodchat.evaluation.bench.concurrency import measure_concurrency
 from moodchat.evaluation.bench.workload import (
     CHAT,
     LONG,
@@ -53,6 +56,15 @@ def run(config: BenchConfig, start_rss: int) -> None:
     rec.memory("peak_sentiment", peak=True)
     _chat(bot, config, rec)
     rec.memory("peak_chat", peak=True)
+    if config.concurrency_levels:
+        levels = config.concurrency_levels
+        rec.progress(f"concurrency: {levels} replies at once, then sentiment while 4 stream")
+        rec.put(
+            "concurrency",
+            measure_concurrency(
+                bot, levels, config.concurrency_tokens, config.concurrency_sentiment_runs
+            ),
+        )
     rec.finish()
     bot.close()
 

@@ -35,6 +35,14 @@ FIGURES: tuple[tuple[str, str, str, str], ...] = (
     ("chat_reply_128_ms.p90", "long reply (<= 128 tokens), measured P90", "ms", "lower"),
     ("chat_reply_128_tokens.mean", "tokens in that long reply (mean)", "tokens", "neither"),
     ("chat_reply_128_ms_per_token.p50", "long reply time per its token, P50", "ms", "lower"),
+    ("concurrency.tok_s.1", "1 reply at a time: decode rate", "tokens/s", "higher"),
+    ("concurrency.tok_s.2", "2 concurrent replies: aggregate decode rate", "tokens/s", "higher"),
+    ("concurrency.tok_s.4", "4 concurrent replies: aggregate decode rate", "tokens/s", "higher"),
+    ("concurrency.tok_s.8", "8 concurrent replies: aggregate decode rate", "tokens/s", "higher"),
+    ("concurrency.ttft_ms_p50.1", "1 reply: TTFT P50", "ms", "lower"),
+    ("concurrency.ttft_ms_p50.4", "4 concurrent replies: TTFT P50", "ms", "lower"),
+    ("concurrency.ttft_ms_p50.8", "8 concurrent replies: TTFT P50", "ms", "lower"),
+    ("concurrency.sentiment_while_4_ms.p50", "sentiment P50 while 4 replies stream", "ms", "lower"),
     ("load_s", "model load", "s", "lower"),
     ("cold_start_s", "cold start (spawn to ready)", "s", "lower"),
 )
@@ -87,6 +95,10 @@ def targets(result: dict) -> list[tuple[str, bool | None, str]]:
          value(m, "batch_texts_per_s"), lambda v: v >= 10, "{:.1f} texts/s"),
         ("sentiment P50 (short) with the adapter <= 1.15x prompt-only",
          plain.get("sentiment_short_ms.p50"), lambda v: v <= 1.15, "{:.3f}x"),
+        ("4 concurrent replies >= 2.5x the aggregate tok/s of one",
+         _speedup(m, "4", "1"), lambda v: v >= 2.5, "{:.2f}x"),
+        ("sentiment P50 while 4 replies stream <= 250 ms",
+         value(m, "concurrency.sentiment_while_4_ms.p50"), lambda v: v <= 250, "{:.0f} ms"),
         ("chat tok/s with both adapters >= 0.90x prompt-only (within 10%)",
          plain.get("chat_tokens_per_s"), lambda v: v >= 0.90, "{:.3f}x"),
     ]  # fmt: skip
@@ -94,6 +106,11 @@ def targets(result: dict) -> list[tuple[str, bool | None, str]]:
         (name, None if v is None else bool(ok(v)), "n/a" if v is None else fmt.format(v))
         for name, v, ok, fmt in checks
     ]
+
+
+def _speedup(stack: dict, many: str, one: str) -> float | None:
+    a, b = value(stack, f"concurrency.tok_s.{many}"), value(stack, f"concurrency.tok_s.{one}")
+    return a / b if a is not None and b else None
 
 
 def _fmt(v) -> str:

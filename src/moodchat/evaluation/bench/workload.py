@@ -83,6 +83,9 @@ class BenchConfig:
     max_new_tokens: int = 128
     sentiment_adapter: str | None = None
     chat_adapter: str | None = None
+    concurrency_levels: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    concurrency_tokens: int = 64
+    concurrency_sentiment_runs: int = 16
     spawned_at: float = field(default_factory=time.time)
 
     def model_options(self):
