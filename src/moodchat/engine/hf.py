@@ -41,7 +41,7 @@ from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.hardware import physical_cores
 from moodchat.engine.hf_adapters import PeftAdapters
 from moodchat.engine.hf_sampler import HFSampler
-from moodchat.engine.llama import check_gguf_file
+from moodchat.engine.llama_load import check_gguf_file
 from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
 from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError

@@ -10,15 +10,14 @@ Contract (see ``moodchat.engine.base``) plus:
   ``ModelLoadError``. Neither crashes the process.
 - The model is warmed up at load (one small decode), so the first request is not the slow one.
 - LoRA adapters are loaded once (``llama_adapter_lora_init``) and switched per decode:
-  every sequence remembers the adapter of the prefix it came from, and before each
-  ``llama_decode`` the context's adapter set is made to match (``llama_set_adapters_lora``,
-  a no-op when unchanged). One batch never mixes sequences of two adapters, since each
-  call decodes continuations of one prefix. The alternative, a second context on the same
-  model with the adapter always on, was measured against this one
-  (``scripts/adapter_switch_cost.py``): a sentiment request right after a chat step, so
-  with two switches, took 69.3 ms against 65.4 ms after another sentiment request (about
-  4 ms), while a second context adds 44.6 MiB of RSS (its KV cache and compute buffers),
-  which the 650 MiB budget cannot spare. So one context it is.
+  every sequence remembers its prefix's adapter, and before each ``llama_decode`` the
+  context's adapter set is made to match (``llama_set_adapters_lora``, a no-op when
+  unchanged); one batch never mixes two adapters. This beat a second context with the
+  adapter always on: ~4 ms per switch against +44.6 MiB RSS (docs/backends.md).
+- Continuous batching: a generation prefills its prompt in ``n_ubatch`` chunks (one lock
+  hold each), then its one-token steps go through ``scheduling.StepBatcher``, which decodes
+  the pending steps of every running generation in one ``llama_decode``; each keeps its
+  own sequence, sampler chain and seed. Scoring waits at most one such step.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ import numpy as np
 
 from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.hardware import physical_cores
+from moodchat.engine.llama_load import check_gguf_file, load_model, new_context
 from moodchat.engine.llama_log import NativeLog
 from moodchat.engine.llama_sampler import LlamaSampler
 from moodchat.engine.sampling import SamplingParams, decode_loop
@@ -39,25 +39,10 @@ from moodchat.engine.scheduling import (
     GENERATE_PRIORITY,
     SCORE_PRIORITY,
     SequencePool,
+    StepBatcher,
     StepLock,
 )
-from moodchat.errors import AdapterError, ContextFullError, ModelLoadError, ModelNotFoundError
-
-GGUF_MAGIC = b"GGUF"
-
-
-def check_gguf_file(path: Path) -> None:
-    """Raise a clear error unless ``path`` exists and starts like a GGUF file."""
-    if not path.exists():
-        raise ModelNotFoundError(f"model file not found: {path}")
-    if not path.is_file():
-        raise ModelLoadError(f"model path is not a file: {path}")
-    with path.open("rb") as f:
-        head = f.read(4)
-    if head != GGUF_MAGIC:
-        raise ModelLoadError(
-            f"{path} is not a GGUF model file (starts with {head!r}, expected {GGUF_MAGIC!r})"
-        )
+from moodchat.errors import AdapterError, ContextFullError
 
 
 class LlamaEngine(Engine):
@@ -86,15 +71,19 @@ class LlamaEngine(Engine):
         check_gguf_file(path)
         self.model_path = str(path)
         self.n_threads = threads or physical_cores()
-        self._model = self._load_model(path, repack)
+        self._model = load_model(llama_cpp, path, repack, self._log)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
-        self._ctx = self._new_context(n_ctx, n_batch, n_ubatch, n_seq_max)
+        self._ctx = new_context(
+            llama_cpp, self._model, self.n_threads, n_ctx, n_batch, n_ubatch, n_seq_max
+        )
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self.n_ctx = llama_cpp.llama_n_ctx(self._ctx)
         self.n_batch = n_batch
+        self.n_ubatch = min(n_ubatch, n_batch)
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self._lock = StepLock()
+        self._batcher = StepBatcher(self._lock, self._decode_steps)
         self._seqs = SequencePool(n_seq_max)
         self._prefix_seq: dict[int, int] = {}
         self._adapters: dict[int, object] = {}
@@ -105,35 +94,6 @@ class LlamaEngine(Engine):
             self.next_logits(self.cache_prefix(self.tokenize("Hello")), self.tokenize(" world"))
 
     # -- loading -----------------------------------------------------------------
-    def _load_model(self, path: Path, repack: bool):
-        params = self._lib.llama_model_default_params()
-        # Repacked weights are an anonymous copy beside the mapped file: ~28 MiB more RSS
-        # for no measurable speed-up on this model (see docs/benchmarks.md).
-        params.use_extra_bufts = repack
-        model = self._lib.llama_model_load_from_file(str(path).encode(), params)
-        if not model:
-            why = f" ({self._log.errors[-1]})" if self._log.errors else ""
-            raise ModelLoadError(
-                f"llama.cpp could not load {path}{why}: the file is corrupt, truncated or not "
-                "a supported GGUF model (`moodchat pull --force` restores the default model)"
-            )
-        return model
-
-    def _new_context(self, n_ctx: int, n_batch: int, n_ubatch: int, n_seq_max: int):
-        params = self._lib.llama_context_default_params()
-        params.n_ctx = n_ctx
-        params.n_batch = n_batch
-        params.n_ubatch = min(n_ubatch, n_batch)
-        params.n_seq_max = n_seq_max
-        params.kv_unified = True
-        params.n_threads = self.n_threads
-        params.n_threads_batch = self.n_threads
-        params.embeddings = False
-        ctx = self._lib.llama_init_from_model(self._model, params)
-        if not ctx:
-            raise ModelLoadError(f"llama.cpp could not create a context for {self.model_path}")
-        return ctx
-
     def _find_end_tokens(self) -> frozenset[int]:
         ids = {self._lib.llama_vocab_eos(self._vocab), self._lib.llama_vocab_eot(self._vocab)}
         return frozenset(i for i in ids if i >= 0)
@@ -351,14 +311,14 @@ class LlamaEngine(Engine):
         banned: np.ndarray | None = None,
     ) -> Iterator[int]:
         (seq,) = self._seqs.take()
+        joined = False
         try:
-            with self._lock.hold(GENERATE_PRIORITY):
-                self._copy_prefix(prefix, seq)
-                logits = self._decode_run(list(tokens), seq, len(prefix))
+            logits = self._prefill(prefix, list(tokens), seq)
+            self._batcher.join()  # from now on its steps are decoded with the others'
+            joined = True
 
             def step(token: int, pos: int) -> np.ndarray:
-                with self._lock.hold(GENERATE_PRIORITY):
-                    return self._decode_run([token], seq, pos)
+                return self._batcher.step(seq, token, pos)
 
             context = [*prefix.tokens, *tokens]  # llama.cpp's chain penalizes the history too
             with LlamaSampler(self._lib, self._vocab, sampling, self.n_ctx, context) as sampler:
@@ -375,9 +335,34 @@ class LlamaEngine(Engine):
                     banned=banned,
                 )
         finally:
+            if joined:
+                self._batcher.leave()
             with self._lock.hold(SCORE_PRIORITY):
                 self._forget(seq)
             self._seqs.give(seq)
+
+    def _prefill(self, prefix: Prefix, tokens: list[int], seq: int) -> np.ndarray:
+        """Copy the prefix into ``seq`` and decode ``tokens`` in chunks of ``n_ubatch``, one
+        lock hold each, so a long prompt lets running replies step between its chunks."""
+        with self._lock.hold(GENERATE_PRIORITY):
+            self._copy_prefix(prefix, seq)
+        logits, pos = None, len(prefix)
+        for lo in range(0, len(tokens), self.n_ubatch):
+            chunk = tokens[lo : lo + self.n_ubatch]
+            with self._lock.hold(GENERATE_PRIORITY):
+                logits = self._decode_run(chunk, seq, pos)
+            pos += len(chunk)
+        return logits
+
+    def _decode_steps(self, batch: dict[int, tuple[int, int]]) -> dict[int, np.ndarray]:
+        """One token for each of several sequences: one decode per adapter among them."""
+        out: dict[int, np.ndarray] = {}
+        for adapter in {self._seq_adapter.get(seq) for seq in batch}:
+            seqs = [seq for seq in batch if self._seq_adapter.get(seq) == adapter]
+            self._decode([(*batch[seq], seq, True) for seq in seqs])
+            for i, seq in enumerate(seqs):
+                out[seq] = self._logits(i)
+        return out
 
     def info(self) -> dict:
         desc = ctypes.create_string_buffer(256)

@@ -6,6 +6,13 @@ each generation step priority 1, so a short scoring request waits at most one to
 of any running generation, and concurrent generations interleave token by token instead
 of one starving the others (a plain ``threading.Lock`` gives no such order).
 ``SequencePool`` hands out llama.cpp sequence ids, all-or-none, blocking when too few are free.
+``StepBatcher`` coalesces the one-token steps of concurrent generations into one batched
+decode (continuous batching): ``join()`` / ``leave()`` bracket a generation's decoding
+phase; ``step(seq, token, pos)`` returns the logits after ``token``. The first caller to
+get the step lock waits up to ``gather_s`` for every joined generation to submit its step,
+then decodes all pending steps in one ``decode_steps({seq: (token, pos)})`` call; the
+others find their logits ready when their turn at the lock comes. A decode error is raised
+in every generation whose step was in that batch.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 SCORE_PRIORITY = 0
@@ -77,3 +84,62 @@ class SequencePool:
     def available(self) -> int:
         with self._cond:
             return len(self._free)
+
+
+class StepBatcher:
+    """One decode for the pending steps of all running generations (see the contract)."""
+
+    def __init__(
+        self,
+        lock: StepLock,
+        decode_steps: Callable[[dict[int, tuple[int, int]]], dict[int, object]],
+        gather_s: float = 0.004,
+    ) -> None:
+        self._lock, self._decode_steps, self._gather_s = lock, decode_steps, gather_s
+        self._cond = threading.Condition()
+        self._joined = 0
+        self._pending: dict[int, tuple[int, int]] = {}
+        self._done: dict[int, object] = {}
+        self.batch_sizes: list[int] = []  # for tests and benchmarks: steps per decode
+
+    def join(self) -> None:
+        with self._cond:
+            self._joined += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._joined -= 1
+            self._cond.notify_all()
+
+    def step(self, seq: int, token: int, pos: int):
+        """Logits after ``token`` at ``pos`` in ``seq`` (decoded alone or with others)."""
+        with self._cond:
+            self._pending[seq] = (token, pos)
+            self._cond.notify_all()
+        with self._lock.hold(GENERATE_PRIORITY):
+            batch = self._gather(seq)
+            if batch:
+                self._run(batch)
+            with self._cond:
+                out = self._done.pop(seq)
+        if isinstance(out, BaseException):
+            raise out
+        return out
+
+    def _gather(self, seq: int) -> dict[int, tuple[int, int]]:
+        """The steps to decode now (empty when ``seq``'s step was decoded by another)."""
+        with self._cond:
+            if seq in self._done:
+                return {}
+            self._cond.wait_for(lambda: len(self._pending) >= self._joined, self._gather_s)
+            batch, self._pending = self._pending, {}
+            return batch
+
+    def _run(self, batch: dict[int, tuple[int, int]]) -> None:
+        try:
+            results = self._decode_steps(batch)
+        except Exception as err:  # every generation in the batch sees the failure
+            results = dict.fromkeys(batch, err)
+        with self._cond:
+            self._done.update(results)
+            self.batch_sizes.append(len(batch))
