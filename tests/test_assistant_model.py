@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moodchat import DoneEvent, InputError, SentimentEvent, TokenEvent
+from moodchat.engine.sampling import SamplingParams
 from moodchat.roles.chat import complete_sentences
 
 pytestmark = pytest.mark.model
@@ -78,7 +79,11 @@ def test_multi_turn_history_is_used(assistant):
         {"role": "user", "content": "My cat is called Miso."},
         {"role": "assistant", "content": "Miso is a lovely name for a cat!"},
     ]
-    _, reply = assistant.reply("What is my cat called?", history, max_new_tokens=32)
+    # seeded: an unseeded sample can, rarely, dodge the name (seen once in CI)
+    sampling = SamplingParams(seed=0)
+    _, reply = assistant.reply(
+        "What is my cat called?", history, max_new_tokens=32, sampling=sampling
+    )
     assert "Miso" in reply
 
 
