@@ -15,6 +15,7 @@ def test_measure_concurrency_reports_every_level():
     bot = Assistant(FakeEngine(reply="Sounds lovely, tell me more."))
     result = measure_concurrency(bot, [1, 2, 4], max_new_tokens=8, sentiment_runs=3)
     assert set(result["tok_s"]) == set(result["ttft_ms_p50"]) == {"1", "2", "4"}
+    assert set(result["e2e_tok_s"]) == {"1", "2", "4"}
     assert all(v > 0 for v in result["tok_s"].values())
     assert result["sentiment_while_4_ms"]["p50"] > 0
     # every reply ran: 1 + 2 + 4 at the levels, then 4 while sentiment was scored

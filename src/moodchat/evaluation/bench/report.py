@@ -36,6 +36,8 @@ FIGURES: tuple[tuple[str, str, str, str], ...] = (
     ("chat_reply_128_tokens.mean", "tokens in that long reply (mean)", "tokens", "neither"),
     ("chat_reply_128_ms_per_token.p50", "long reply time per its token, P50", "ms", "lower"),
     ("concurrency.tok_s.1", "1 reply at a time: decode rate", "tokens/s", "higher"),
+    ("concurrency.e2e_tok_s.1", "1 reply: tokens/s end to end", "tokens/s", "higher"),
+    ("concurrency.e2e_tok_s.4", "4 concurrent replies: tokens/s end to end", "tokens/s", "higher"),
     ("concurrency.tok_s.2", "2 concurrent replies: aggregate decode rate", "tokens/s", "higher"),
     ("concurrency.tok_s.4", "4 concurrent replies: aggregate decode rate", "tokens/s", "higher"),
     ("concurrency.tok_s.8", "8 concurrent replies: aggregate decode rate", "tokens/s", "higher"),
