@@ -14,6 +14,10 @@ Contract:
 - ``data_records(counts, written, unit)`` is the provenance list of the data files: each
   public file with its sha256 and ``unit`` count, then the file written for this project,
   marked as such.
+- ``fit_lora(config, split, examples, batch_loss, report)`` caches the frozen layers
+  (``cached_lower``), attaches LoRA to the top layers and trains it with
+  ``config``'s epochs, batch size, learning rate, seed and clipping, reporting the stage
+  "training"; it returns (PEFT model, epoch losses).
 - ``Report`` is the progress callback every stage calls: (stage, done, total, detail).
 """
 
@@ -26,7 +30,7 @@ from pathlib import Path
 import torch
 
 from moodchat.training.layers import SplitModel
-from moodchat.training.lora import cache_lower
+from moodchat.training.lora import BatchLoss, attach_lora, cache_lower, train
 from moodchat.weights.adapters import base_fingerprint
 from moodchat.weights.pull import sha256_file
 
@@ -109,3 +113,23 @@ def cached_lower(
     torch.save(cached, path.with_suffix(".part"))
     path.with_suffix(".part").replace(path)
     return cached
+
+
+def fit_lora(config, split: SplitModel, examples: Sequence, batch_loss: BatchLoss, report: Report):
+    """(PEFT model, epoch losses): LoRA on ``split``'s top layers trained on ``examples``."""
+    cached = cached_lower(config, split, examples, report)
+    peft_model = attach_lora(
+        split.model, split.upper_indices, config.rank, config.alpha, config.seed
+    )
+    done = [0]
+
+    def step_tick(n: int, running: float) -> None:
+        done[0] += n
+        report("training", done[0], len(examples) * config.epochs, f"loss {running:.4f}")
+
+    losses = train(
+        split, peft_model, examples, cached, batch_loss,
+        epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+        seed=config.seed, on_step=step_tick, max_grad_norm=config.max_grad_norm,
+    )  # fmt: skip
+    return peft_model, losses

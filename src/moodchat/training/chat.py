@@ -37,6 +37,7 @@ from moodchat.training.base import (
     base_identity,
     cached_lower,
     data_records,
+    fit_lora,
     load_base,
 )
 from moodchat.training.conversations import (
@@ -47,7 +48,7 @@ from moodchat.training.conversations import (
 )
 from moodchat.training.export import lora_tensors, write_adapter
 from moodchat.training.layers import SplitModel
-from moodchat.training.lora import TokenExample, attach_lora, mean_loss, token_loss, train
+from moodchat.training.lora import TokenExample, mean_loss, token_loss
 
 ADAPTER_PROMPT = "c1-adapter"
 EVERYDAY_FILE = "everyday_chat.jsonl"
@@ -136,25 +137,6 @@ def _examples(seqs: ConversationTokens, convs: list[Conversation]) -> list[Token
     return [e for e in (seqs.example(c) for c in convs) if e is not None]
 
 
-def _fit(config, split, train_examples, report: Report):
-    cached = cached_lower(config, split, train_examples, report)
-    peft_model = attach_lora(
-        split.model, split.upper_indices, config.rank, config.alpha, config.seed
-    )
-    done = [0]
-
-    def step_tick(n: int, loss: float) -> None:
-        done[0] += n
-        report("training", done[0], len(train_examples) * config.epochs, f"loss {loss:.4f}")
-
-    losses = train(
-        split, peft_model, train_examples, cached, token_loss(split),
-        epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-        seed=config.seed, on_step=step_tick, max_grad_norm=config.max_grad_norm,
-    )  # fmt: skip
-    return peft_model, losses
-
-
 def _heldout_losses(config, split, peft_model, examples, report: Report) -> dict:
     """The assistant tokens' mean loss on held-out conversations, base and adapted."""
     cached = cached_lower(config, split, examples, report, stage="held-out check", store=False)
@@ -189,7 +171,7 @@ def train_chat(config: ChatTrainConfig, report: Report) -> dict:
     seqs = ConversationTokens(template, prompt, config.max_tokens)
     split = SplitModel(engine.model, config.top_layers)
     train_examples = _examples(seqs, train_convs)
-    peft_model, losses = _fit(config, split, train_examples, report)
+    peft_model, losses = fit_lora(config, split, train_examples, token_loss(split), report)
     measured = _heldout_losses(config, split, peft_model, _examples(seqs, heldout), report)
     provenance = {
         "config": {

@@ -37,6 +37,7 @@ from moodchat.training.base import (
     base_identity,
     cached_lower,
     data_records,
+    fit_lora,
     load_base,
 )
 from moodchat.training.data import (
@@ -51,11 +52,9 @@ from moodchat.training.export import lora_tensors, write_adapter
 from moodchat.training.layers import SplitModel
 from moodchat.training.lora import (
     Example,
-    attach_lora,
     fit_temperature,
     label_loss,
     predict,
-    train,
 )
 from moodchat.types import LABELS
 
@@ -144,27 +143,6 @@ def _measure(config, split, seqs, rows, report, stage) -> tuple[torch.Tensor, li
     return scores, [e.target for e in examples]
 
 
-def _fit(config: SentimentTrainConfig, split: SplitModel, seqs, rows, report: Report):
-    """(PEFT model, epoch losses): LoRA on the top layers trained over ``rows``."""
-    examples = [seqs.example(r) for r in rows]
-    cached = cached_lower(config, split, examples, report)
-    peft_model = attach_lora(
-        split.model, split.upper_indices, config.rank, config.alpha, config.seed
-    )
-    done = [0]
-
-    def step_tick(n: int, loss: float) -> None:
-        done[0] += n
-        report("training", done[0], len(examples) * config.epochs, f"loss {loss:.4f}")
-
-    losses = train(
-        split, peft_model, examples, cached, label_loss(split, seqs.label_ids),
-        epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-        seed=config.seed, on_step=step_tick, max_grad_norm=config.max_grad_norm,
-    )  # fmt: skip
-    return peft_model, losses
-
-
 def _calibrate_and_measure(config, split, seqs, holdout, report) -> tuple[float, dict]:
     """(temperature fitted on the held-out rows, metrics per held-out / dev set)."""
     scores, targets = _measure(config, split, seqs, holdout, report, "held-out check")
@@ -203,7 +181,9 @@ def train_sentiment(config: SentimentTrainConfig, report: Report) -> dict:
     prompt = sentiment_prompt(config.prompt)
     seqs = _Sequences(engine, template, prompt, config.max_text_tokens)
     split = SplitModel(engine.model, config.top_layers)
-    peft_model, losses = _fit(config, split, seqs, train_rows, report)
+    examples = [seqs.example(r) for r in train_rows]
+    loss = label_loss(split, seqs.label_ids)
+    peft_model, losses = fit_lora(config, split, examples, loss, report)
     temperature, evaluation = _calibrate_and_measure(config, split, seqs, holdout, report)
     provenance = {
         "config": {
