@@ -18,17 +18,24 @@ Contract:
   (``cached_lower``), attaches LoRA to the top layers and trains it with
   ``config``'s epochs, batch size, learning rate, seed and clipping, reporting the stage
   "training"; it returns (PEFT model, epoch losses).
+- ``write_trained_adapter(config, role, ...)`` writes the GGUF adapter with the metadata
+  every role records: base identity, prompt, K, rank, temperature and a provenance of the
+  hyper-parameters (run-only settings left out), data files, epoch losses, wall time and
+  torch version, plus the role's own ``measured`` fields; it returns that metadata.
 - ``Report`` is the progress callback every stage calls: (stage, done, total, detail).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from moodchat.training.export import lora_tensors, write_adapter
 from moodchat.training.layers import SplitModel
 from moodchat.training.lora import BatchLoss, attach_lora, cache_lower, train
 from moodchat.weights.adapters import base_fingerprint
@@ -133,3 +140,42 @@ def fit_lora(config, split: SplitModel, examples: Sequence, batch_loss: BatchLos
         seed=config.seed, on_step=step_tick, max_grad_norm=config.max_grad_norm,
     )  # fmt: skip
     return peft_model, losses
+
+
+RUN_ONLY = ("out", "threads", "cache_dir")  # settings that do not change the adapter
+
+
+def write_trained_adapter(
+    config,
+    role: str,
+    *,
+    prompt_name: str,
+    temperature: float,
+    peft_model,
+    split: SplitModel,
+    started: float,
+    losses: Sequence[float],
+    records: list,
+    **measured,
+) -> dict:
+    """Write ``config.out`` with the role's metadata and provenance; return the metadata."""
+    provenance = {
+        "config": {k: v for k, v in asdict(config).items() if k not in RUN_ONLY},
+        "data": records,
+        "epoch_loss": [round(x, 4) for x in losses],
+        **measured,
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "torch": torch.__version__,
+    }
+    metadata = {
+        "role": role,
+        **base_identity(config.model),
+        "prompt": prompt_name,
+        "top_layers": config.top_layers,
+        "rank": config.rank,
+        "temperature": temperature,
+        "provenance": provenance,
+    }
+    tensors = lora_tensors(peft_model, split.n_layers)
+    write_adapter(config.out, tensors, alpha=config.alpha, metadata=metadata)
+    return metadata

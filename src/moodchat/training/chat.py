@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -34,11 +34,11 @@ from moodchat.prompts import chat_prompt
 from moodchat.roles.chat import chat_prefix_tokens
 from moodchat.training.base import (
     Report,
-    base_identity,
     cached_lower,
     data_records,
     fit_lora,
     load_base,
+    write_trained_adapter,
 )
 from moodchat.training.conversations import (
     Conversation,
@@ -46,7 +46,6 @@ from moodchat.training.conversations import (
     language_counts,
     read_conversations,
 )
-from moodchat.training.export import lora_tensors, write_adapter
 from moodchat.training.layers import SplitModel
 from moodchat.training.lora import TokenExample, mean_loss, token_loss
 
@@ -147,18 +146,6 @@ def _heldout_losses(config, split, peft_model, examples, report: Report) -> dict
         mean_loss(examples, cached, loss), 4)}  # fmt: skip
 
 
-def _metadata(config: ChatTrainConfig, prompt_name: str, provenance: dict) -> dict:
-    return {
-        "role": "chat",
-        **base_identity(config.model),
-        "prompt": prompt_name,
-        "top_layers": config.top_layers,
-        "rank": config.rank,
-        "temperature": 1.0,
-        "provenance": provenance,
-    }
-
-
 def train_chat(config: ChatTrainConfig, report: Report) -> dict:
     """Train, measure and write the chat adapter; returns its metadata."""
     start = time.perf_counter()
@@ -173,21 +160,12 @@ def train_chat(config: ChatTrainConfig, report: Report) -> dict:
     train_examples = _examples(seqs, train_convs)
     peft_model, losses = fit_lora(config, split, train_examples, token_loss(split), report)
     measured = _heldout_losses(config, split, peft_model, _examples(seqs, heldout), report)
-    provenance = {
-        "config": {
-            k: v for k, v in asdict(config).items() if k not in ("out", "threads", "cache_dir")
-        },
-        "data": records,
-        "conversations": language_counts(train_convs),
-        "examples": len(train_examples),
-        "tokens": sum(len(e.tokens) for e in train_examples),
-        "learned_tokens": sum(len(e.targets) for e in train_examples),
-        "epoch_loss": [round(x, 4) for x in losses],
-        "measured": {"holdout": measured},
-        "train_seconds": round(time.perf_counter() - start, 1),
-        "torch": torch.__version__,
-    }
-    metadata = _metadata(config, prompt.name, provenance)
-    write_adapter(config.out, lora_tensors(peft_model, split.n_layers), alpha=config.alpha,
-                  metadata=metadata)  # fmt: skip
-    return metadata
+    return write_trained_adapter(
+        config, "chat", prompt_name=prompt.name, temperature=1.0, peft_model=peft_model,
+        split=split, started=start, losses=losses, records=records,
+        conversations=language_counts(train_convs),
+        examples=len(train_examples),
+        tokens=sum(len(e.tokens) for e in train_examples),
+        learned_tokens=sum(len(e.targets) for e in train_examples),
+        measured={"holdout": measured},
+    )  # fmt: skip

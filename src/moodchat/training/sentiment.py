@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -34,11 +34,11 @@ from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import answer_ids, prefix_tokens, request_tokens
 from moodchat.training.base import (
     Report,
-    base_identity,
     cached_lower,
     data_records,
     fit_lora,
     load_base,
+    write_trained_adapter,
 )
 from moodchat.training.data import (
     LabelledText,
@@ -48,7 +48,6 @@ from moodchat.training.data import (
     split_holdout,
     with_attacks,
 )
-from moodchat.training.export import lora_tensors, write_adapter
 from moodchat.training.layers import SplitModel
 from moodchat.training.lora import (
     Example,
@@ -157,18 +156,6 @@ def _calibrate_and_measure(config, split, seqs, holdout, report) -> tuple[float,
     return temperature, evaluation
 
 
-def _metadata(config: SentimentTrainConfig, prompt_name: str, temperature: float, prov) -> dict:
-    return {
-        "role": "sentiment",
-        **base_identity(config.model),
-        "prompt": prompt_name,
-        "top_layers": config.top_layers,
-        "rank": config.rank,
-        "temperature": temperature,
-        "provenance": prov,
-    }
-
-
 def train_sentiment(config: SentimentTrainConfig, report: Report) -> dict:
     """Train, measure and write the adapter; returns its metadata."""
     start = time.perf_counter()
@@ -185,19 +172,10 @@ def train_sentiment(config: SentimentTrainConfig, report: Report) -> dict:
     loss = label_loss(split, seqs.label_ids)
     peft_model, losses = fit_lora(config, split, examples, loss, report)
     temperature, evaluation = _calibrate_and_measure(config, split, seqs, holdout, report)
-    provenance = {
-        "config": {
-            k: v for k, v in asdict(config).items() if k not in ("out", "threads", "cache_dir")
-        },
-        "data": records,
-        "rows": label_counts(train_rows),
-        "epoch_loss": [round(x, 4) for x in losses],
-        "measured": evaluation,
-        "dev_accuracy": {k: v["accuracy"] for k, v in evaluation.items() if k != "holdout"},
-        "train_seconds": round(time.perf_counter() - start, 1),
-        "torch": torch.__version__,
-    }
-    metadata = _metadata(config, prompt.name, temperature, provenance)
-    tensors = lora_tensors(peft_model, split.n_layers)
-    write_adapter(config.out, tensors, alpha=config.alpha, metadata=metadata)
-    return metadata
+    return write_trained_adapter(
+        config, "sentiment", prompt_name=prompt.name, temperature=temperature,
+        peft_model=peft_model, split=split, started=start, losses=losses, records=records,
+        rows=label_counts(train_rows),
+        measured=evaluation,
+        dev_accuracy={k: v["accuracy"] for k, v in evaluation.items() if k != "holdout"},
+    )  # fmt: skip
