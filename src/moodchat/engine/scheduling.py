@@ -17,6 +17,7 @@ in every generation whose step was in that batch.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import threading
@@ -100,7 +101,8 @@ class StepBatcher:
         self._joined = 0
         self._pending: dict[int, tuple[int, int]] = {}
         self._done: dict[int, object] = {}
-        self.batch_sizes: list[int] = []  # for tests and benchmarks: steps per decode
+        # decodes per batch size (bounded: a long-running server must not grow a list)
+        self.batch_sizes: collections.Counter[int] = collections.Counter()
 
     def join(self) -> None:
         with self._cond:
@@ -142,4 +144,4 @@ class StepBatcher:
             results = dict.fromkeys(batch, err)
         with self._cond:
             self._done.update(results)
-            self.batch_sizes.append(len(batch))
+            self.batch_sizes[len(batch)] += 1
