@@ -7,16 +7,29 @@ BPE can do), 256-258 are the control tokens ``<|im_start|>``, ``<|im_end|>``,
 the prefix contains ``happy`` and of ``negative_word`` otherwise; generation emits
 ``reply`` byte by byte, then ``<|im_end|>``. It counts the tokens it evaluates, so tests
 can check that cached prefixes are evaluated once.
+
+``CoalescingFakeEngine`` scores through a real ``scheduling.ScoreCoalescer`` on its own
+``StepLock`` (``lock``), as the real engines do: ``decodes`` counts scoring passes, each
+taking ``decode_delay`` seconds and raising ``fail_with`` when set. Its logits also depend
+on each text's length, so two texts of the same mood get different confidences and a
+result handed to the wrong caller shows.
+
+``behind_a_step(lock, queued, n, fn, args_list)`` calls ``fn`` from one thread per args
+while a "chat step" holds ``lock``, and frees the lock once ``queued()`` reaches ``n``: the
+way to have requests arrive while a step runs.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.sampling import SamplingParams, sample_token
+from moodchat.engine.scheduling import GENERATE_PRIORITY, ScoreCoalescer, StepLock
 
 CONTROL = {"<|im_start|>": 256, "<|im_end|>": 257, "<|endoftext|>": 258}
 VOCAB = 259
@@ -117,3 +130,70 @@ class FakeEngine(Engine):
                 yield token
         finally:
             self.closed_generations += 1
+
+
+class CoalescingFakeEngine(FakeEngine):
+    """A ``FakeEngine`` whose scoring requests from all threads are coalesced."""
+
+    def __init__(self, decode_delay: float = 0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.lock = StepLock()
+        self.scorer = ScoreCoalescer(self.lock, self._score_all)
+        self.decode_delay = decode_delay
+        self.fail_with: Exception | None = None
+        self.decodes = 0
+
+    def next_logits(self, prefix: Prefix, tokens: Sequence[int]) -> np.ndarray:
+        return self.next_logits_many(prefix, [tokens])[0]
+
+    def next_logits_many(self, prefix: Prefix, batch: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        return self.scorer.score((prefix, [list(tokens) for tokens in batch]))
+
+    def _score_all(self, requests: list[tuple[Prefix, list[list[int]]]]) -> list:
+        self.decodes += 1
+        time.sleep(self.decode_delay)
+        if self.fail_with is not None:
+            raise self.fail_with
+        return [[self._one(prefix, tokens) for tokens in batch] for prefix, batch in requests]
+
+    def _one(self, prefix: Prefix, tokens: list[int]) -> np.ndarray:
+        logits = FakeEngine.next_logits(self, prefix, tokens)
+        logits[self.pos_first] += 0.01 * len(tokens)
+        return logits
+
+
+def behind_a_step(
+    lock: StepLock, queued: Callable[[], int], n: int, fn: Callable, args_list: list[tuple]
+) -> list:
+    """Results (or raised errors) of ``fn(*args)`` per args, called while a step held ``lock``
+    until ``n`` requests were queued (a bounded wait: 10 s, then ``TimeoutError``)."""
+    release, holding = threading.Event(), threading.Event()
+    out: list = [None] * len(args_list)
+
+    def step() -> None:
+        with lock.hold(GENERATE_PRIORITY):
+            holding.set()
+            release.wait(10)
+
+    def call(i: int, args: tuple) -> None:
+        try:
+            out[i] = fn(*args)
+        except Exception as err:
+            out[i] = err
+
+    stepper = threading.Thread(target=step)
+    stepper.start()
+    holding.wait(10)
+    threads = [threading.Thread(target=call, args=(i, a)) for i, a in enumerate(args_list)]
+    for t in threads:
+        t.start()
+    end = time.monotonic() + 10
+    while queued() < n and time.monotonic() < end:
+        time.sleep(0.001)
+    reached = queued() >= n
+    release.set()
+    for t in [stepper, *threads]:
+        t.join(60)
+    if not reached:
+        raise TimeoutError(f"only {queued()} of {n} requests queued behind the step")
+    return out

@@ -14,6 +14,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from fakes import behind_a_step
 from moodchat import Assistant
 from moodchat.cli import main
 from moodchat.engine import load_engine
@@ -108,6 +109,29 @@ def test_batched_scoring_matches_single_calls(tiny_engine, chatml):
     finally:
         tiny_engine.batch_tokens = 512
         tiny_engine.release_prefix(prefix)
+
+
+def test_scoring_from_many_threads_is_coalesced_with_the_single_results(tiny_engine, chatml):
+    prefix = tiny_engine.cache_prefix(chatml.turn("system", "Label the mood."))
+    other = tiny_engine.cache_prefix(chatml.turn("system", "Rate the tone."))
+    texts = ["great", "a tedious, empty mess of a film", "难吃又贵", "ok"]
+    calls = [(p, chatml.text(t) + chatml.reply_start()) for t in texts for p in (prefix, other)]
+    try:
+        singles = [tiny_engine.next_logits(p, b) for p, b in calls]
+        before = tiny_engine._scorer.batch_sizes.copy()
+        together = behind_a_step(
+            tiny_engine._lock,
+            lambda: tiny_engine._scorer.queued,
+            len(calls),
+            tiny_engine.next_logits,
+            calls,
+        )
+        assert tiny_engine._scorer.batch_sizes - before == {len(calls): 1}
+        for got, want in zip(together, singles):
+            assert np.max(np.abs(got - want)) < TOL
+    finally:
+        tiny_engine.release_prefix(prefix)
+        tiny_engine.release_prefix(other)
 
 
 def _greedy_reference(reference, tokens: list[int], n: int) -> list[int]:

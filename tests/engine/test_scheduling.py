@@ -1,4 +1,5 @@
-"""StepLock (mutual exclusion, priority first, then arrival order) and StepBatcher."""
+"""StepLock (mutual exclusion, priority first, then arrival order), StepBatcher, ScoreCoalescer
+(and, on the coalescing fake engine, the sentiment role's concurrent ``analyze`` calls)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ import time
 
 import pytest
 
-from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepBatcher, StepLock
+from fakes import CoalescingFakeEngine, behind_a_step
+from moodchat.engine.scheduling import (
+    GENERATE_PRIORITY,
+    SCORE_PRIORITY,
+    ScoreCoalescer,
+    SequencePool,
+    StepBatcher,
+    StepLock,
+)
+from moodchat.prompts import sentiment_prompt
+from moodchat.roles.sentiment import SentimentRole
+from moodchat.template import ChatML
 
 
 def test_waiters_are_served_by_priority_then_arrival():
@@ -122,3 +134,89 @@ def test_a_decode_error_reaches_every_generation_in_the_batch():
     batcher.join()
     with pytest.raises(RuntimeError, match="decode failed"):
         batcher.step(3, 1, 0)
+
+
+def _role(engine) -> SentimentRole:
+    return SentimentRole(engine, ChatML(engine), sentiment_prompt("v4-fewshot"))
+
+
+TEXTS = ["happy day", "I lost my keys", "so happy today!", "meh", "happy", "rain again"]
+
+
+def _verdict(s) -> tuple:
+    return s.label, s.confidence, tuple(s.probabilities.items()), s.n_tokens
+
+
+def test_concurrent_analyze_calls_are_scored_in_one_pass_with_their_solo_results():
+    engine = CoalescingFakeEngine()
+    role = _role(engine)
+    solo = [_verdict(role.analyze(t)) for t in TEXTS]
+    assert len(set(solo)) == len(TEXTS)  # every text has its own verdict: a mix-up shows
+    before = engine.decodes
+    out = behind_a_step(
+        engine.lock, lambda: engine.scorer.queued, len(TEXTS), role.analyze, [(t,) for t in TEXTS]
+    )
+    assert engine.decodes - before == 1
+    assert engine.scorer.batch_sizes[len(TEXTS)] == 1
+    assert [_verdict(s) for s in out] == solo
+
+
+def test_a_lone_scoring_request_never_waits_for_company():
+    engine = CoalescingFakeEngine()
+    role = _role(engine)
+    before = engine.decodes
+    start = time.perf_counter()
+    for t in TEXTS:
+        role.analyze(t)
+    assert engine.decodes - before == len(TEXTS)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_a_scoring_error_reaches_every_caller_in_the_batch():
+    engine = CoalescingFakeEngine()
+    role = _role(engine)
+    engine.fail_with = RuntimeError("decode failed")
+    out = behind_a_step(
+        engine.lock, lambda: engine.scorer.queued, 4, role.analyze, [(t,) for t in TEXTS[:4]]
+    )
+    assert all(isinstance(e, RuntimeError) and "decode failed" in str(e) for e in out), out
+    engine.fail_with = None
+    assert role.analyze("happy").label == "positive"  # the coalescer is not left stuck
+
+
+def test_a_request_of_its_own_fails_alone():
+    lock = StepLock()
+
+    def score_all(requests):
+        return [ValueError(r) if r == "bad" else r.upper() for r in requests]
+
+    coalescer = ScoreCoalescer(lock, score_all)
+    names = ["a", "bad", "c"]
+    out = behind_a_step(lock, lambda: coalescer.queued, 3, coalescer.score, [(n,) for n in names])
+    assert out[0] == "A" and out[2] == "C" and isinstance(out[1], ValueError)
+    assert coalescer.batch_sizes == {3: 1}
+
+
+def test_queued_scoring_runs_before_the_waiting_chat_step():
+    lock = StepLock()
+    order: list[str] = []
+    coalescer = ScoreCoalescer(lock, lambda reqs: order.extend(reqs) or list(reqs))
+
+    def chat_step():
+        with lock.hold(GENERATE_PRIORITY):
+            order.append("step")
+
+    def queued() -> int:  # the chat step waits at the lock, the scoring requests queue
+        return coalescer.queued + (lock.waiting >= 3)
+
+    callers = [(chat_step, ()), (coalescer.score, ("s1",)), (coalescer.score, ("s2",))]
+    behind_a_step(lock, queued, 3, lambda f, a: f(*a), callers)
+    assert order[-1] == "step" and sorted(order[:2]) == ["s1", "s2"]
+
+
+def test_sequence_pool_take_free_never_blocks():
+    pool = SequencePool(2, first=5)
+    assert pool.take_free(3) == [5, 6]
+    assert pool.take_free(1) == []
+    pool.give(6)
+    assert pool.take(1) == [6]

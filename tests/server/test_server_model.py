@@ -83,7 +83,7 @@ def test_official_openai_client_streams(served):
 def test_disconnect_stops_generation(served, assistant):
     url, app = served
     engine = assistant.engine
-    free_before = engine._seqs.available  # llama.cpp working sequences not in use
+    free_before = engine._reply_seqs.available  # llama.cpp reply sequences not in use
     tokens = server_state(app).metrics.tokens
     body = {
         "message": "Tell me a long story about my lonely week.",
@@ -99,7 +99,7 @@ def test_disconnect_stops_generation(served, assistant):
         at_close = tokens._value.get()
     # the generation ends: its slot and its llama.cpp sequence are given back
     assert wait_until(lambda: server_state(app).gates["chat"].active == 0, timeout=120)
-    assert wait_until(lambda: engine._seqs.available == free_before, timeout=120)
+    assert wait_until(lambda: engine._reply_seqs.available == free_before, timeout=120)
     after = tokens._value.get()
     assert after - at_close <= 2, (at_close, after)
     cancelled = server_state(app).metrics.cancelled.labels("disconnect")._value.get()

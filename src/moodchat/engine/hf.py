@@ -17,7 +17,11 @@ Contract (see ``moodchat.engine.base``) plus:
   ``next_logits_many`` batches continuations right-padded (causal attention makes padding
   after a row's last token invisible to it), in groups of at most ``batch_tokens``.
 - Model steps take the shared ``StepLock``: scoring at ``SCORE_PRIORITY``, each generation
-  step at ``GENERATE_PRIORITY``. Closing a generator drops its cache.
+  step at ``GENERATE_PRIORITY``. Closing a generator drops its cache. Generations are not
+  batched together here: their steps interleave one forward pass each.
+- Scoring requests from every thread go through ``scheduling.ScoreCoalescer``: the ones
+  queued while the lock is busy are scored together, every continuation of one prefix in
+  the same right-padded batches (a lone continuation is one unpadded forward pass).
 - Replies are sampled with transformers' logits processors mapped from the same
   ``SamplingParams`` as llama.cpp's chain (``engine.hf_sampler``; no DRY on this backend).
 - The model is warmed up at load (one short prefix and one scoring call).
@@ -43,7 +47,13 @@ from moodchat.engine.hf_adapters import PeftAdapters
 from moodchat.engine.hf_sampler import HFSampler
 from moodchat.engine.llama_load import check_gguf_file
 from moodchat.engine.sampling import SamplingParams, decode_loop
-from moodchat.engine.scheduling import GENERATE_PRIORITY, SCORE_PRIORITY, StepLock
+from moodchat.engine.scheduling import (
+    GENERATE_PRIORITY,
+    SCORE_PRIORITY,
+    ScoreCoalescer,
+    StepLock,
+    context_errors,
+)
 from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -124,6 +134,7 @@ class TransformersEngine(Engine):
         self._pieces: dict[int, bytes] = {}
         self._bytes_of = byte_decoder()
         self._lock = StepLock()
+        self._scorer: ScoreCoalescer = ScoreCoalescer(self._lock, self._score_all)
         self._prefixes: dict[int, tuple[KV, np.ndarray]] = {}
         self._handles = itertools.count()
         self._lora = PeftAdapters(self._model)
@@ -272,30 +283,47 @@ class TransformersEngine(Engine):
             raise ValueError(f"unknown or released prefix handle {prefix.handle}") from None
 
     def next_logits(self, prefix: Prefix, tokens: Sequence[int]) -> np.ndarray:
-        if not tokens:
-            raise ValueError("next_logits needs at least one token")
-        kv, _ = self._prefix_kv(prefix)
-        with self._lock.hold(SCORE_PRIORITY):
-            return self._step(self._cache(kv), tokens, len(prefix), prefix.adapter)
+        return self.next_logits_many(prefix, [tokens])[0]
 
     def next_logits_many(self, prefix: Prefix, batch: Sequence[Sequence[int]]) -> list[np.ndarray]:
-        """Score continuations in right-padded batches of at most ``batch_tokens`` tokens."""
-        kv, _ = self._prefix_kv(prefix)
-        results: list[np.ndarray | None] = [None] * len(batch)
-        for group in self._groups(batch):
-            width = max(len(batch[i]) for i in group)
-            if len(prefix) + width > self.n_ctx:
-                raise ContextFullError(
-                    f"{len(prefix) + width} tokens exceed the model's context of {self.n_ctx}"
-                )
-            ids = torch.tensor([[*batch[i], *[0] * (width - len(batch[i]))] for i in group])
-            last = torch.tensor([len(batch[i]) - 1 for i in group])
-            with self._lock.hold(SCORE_PRIORITY):
-                hidden = self._hidden(self._cache(kv, rows=len(group)), ids, prefix.adapter)
-                logits = self._logits(hidden[torch.arange(len(group)), last])
+        """Score continuations, coalesced with other threads' requests (see the contract)."""
+        if not batch:
+            return []
+        if not all(batch):
+            raise ValueError("next_logits needs at least one token")
+        self._prefix_kv(prefix)  # an unknown handle fails here, in its own caller
+        return self._scorer.score((prefix, [list(tokens) for tokens in batch]))
+
+    def _score_all(self, requests: list[tuple[Prefix, list[list[int]]]]) -> list:
+        """Per request its logits, or its own error; requests on one prefix batch together."""
+        out: list[list] = [[None] * len(batch) for _, batch in requests]
+        errors = context_errors(requests, self.n_ctx)
+        by_prefix: dict[int, list[tuple[int, int]]] = {}
+        for r, (prefix, batch) in enumerate(requests):
+            if r not in errors:
+                by_prefix.setdefault(prefix.handle, []).extend((r, j) for j in range(len(batch)))
+        for refs in by_prefix.values():
+            prefix = requests[refs[0][0]][0]
+            rows = [requests[r][1][j] for r, j in refs]
+            for (r, j), logits in zip(refs, self._score_rows(prefix, rows)):
+                out[r][j] = logits
+        return [errors.get(r, out[r]) for r in range(len(requests))]
+
+    def _score_rows(self, prefix: Prefix, rows: list[list[int]]) -> list[np.ndarray]:
+        """Logits after each row (continuations of ``prefix``), in right-padded batches."""
+        kv, _ = self._prefixes[prefix.handle]
+        if len(rows) == 1:
+            return [self._step(self._cache(kv), rows[0], len(prefix), prefix.adapter)]
+        results: list = [None] * len(rows)
+        for group in self._groups(rows):
+            width = max(len(rows[i]) for i in group)
+            ids = torch.tensor([[*rows[i], *[0] * (width - len(rows[i]))] for i in group])
+            last = torch.tensor([len(rows[i]) - 1 for i in group])
+            hidden = self._hidden(self._cache(kv, rows=len(group)), ids, prefix.adapter)
+            logits = self._logits(hidden[torch.arange(len(group)), last])
             for row, i in enumerate(group):
                 results[i] = logits[row]
-        return results  # type: ignore[return-value]
+        return results
 
     def _groups(self, batch: Sequence[Sequence[int]]) -> Iterator[list[int]]:
         """Indices, shortest first, grouped so each padded group stays within ``batch_tokens``."""

@@ -18,6 +18,12 @@ Contract (see ``moodchat.engine.base``) plus:
   hold each), then its one-token steps go through ``scheduling.StepBatcher``, which decodes
   the pending steps of every running generation in one ``llama_decode``; each keeps its
   own sequence, sampler chain and seed. Scoring waits at most one such step.
+- ``parallel`` replies hold a sequence each, from a pool of their own; beyond it a reply
+  waits for one to end. Cached prefixes and scoring use the other ``spare_seqs`` sequences,
+  so scoring never waits for a reply to end.
+- Coalesced scoring: ``next_logits`` / ``next_logits_many`` requests from every thread go
+  through ``scheduling.ScoreCoalescer``; the requests queued while the step lock is busy
+  are scored together, in as few decodes as fit (``engine.llama_score``).
 """
 
 from __future__ import annotations
@@ -34,15 +40,22 @@ from moodchat.engine.hardware import physical_cores
 from moodchat.engine.llama_load import check_gguf_file, load_model, new_context
 from moodchat.engine.llama_log import NativeLog
 from moodchat.engine.llama_sampler import LlamaSampler
+from moodchat.engine.llama_score import ScoreRequest, score_requests
 from moodchat.engine.sampling import SamplingParams, decode_loop
 from moodchat.engine.scheduling import (
     GENERATE_PRIORITY,
     SCORE_PRIORITY,
+    ScoreCoalescer,
     SequencePool,
     StepBatcher,
     StepLock,
 )
 from moodchat.errors import AdapterError, ContextFullError
+
+DEFAULT_PARALLEL = 4
+# The roles cache up to 4 prefixes (sentiment and chat, zh and en); the rest lets a
+# coalesced scoring round decode that many texts of one prefix side by side.
+DEFAULT_SPARE_SEQS = 12
 
 
 class LlamaEngine(Engine):
@@ -58,7 +71,8 @@ class LlamaEngine(Engine):
         n_ctx: int = 3072,
         n_batch: int = 512,
         n_ubatch: int = 128,
-        n_seq_max: int = 8,
+        parallel: int = DEFAULT_PARALLEL,
+        spare_seqs: int = DEFAULT_SPARE_SEQS,
         repack: bool = False,
         warm_up: bool = True,
         verbose: bool = False,
@@ -74,6 +88,10 @@ class LlamaEngine(Engine):
         self._model = load_model(llama_cpp, path, repack, self._log)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        if parallel < 1 or spare_seqs < 1:
+            raise ValueError("parallel and spare_seqs must be at least 1")
+        self.parallel = parallel
+        n_seq_max = parallel + spare_seqs
         self._ctx = new_context(
             llama_cpp, self._model, self.n_threads, n_ctx, n_batch, n_ubatch, n_seq_max
         )
@@ -84,7 +102,11 @@ class LlamaEngine(Engine):
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self._lock = StepLock()
         self._batcher = StepBatcher(self._lock, self._decode_steps)
-        self._seqs = SequencePool(n_seq_max)
+        self._reply_seqs = SequencePool(parallel)
+        self._seqs = SequencePool(spare_seqs, first=parallel)  # prefixes and scoring
+        self._scorer: ScoreCoalescer[ScoreRequest, list[np.ndarray]] = ScoreCoalescer(
+            self._lock, self._score_all
+        )
         self._prefix_seq: dict[int, int] = {}
         self._adapters: dict[int, object] = {}
         self._seq_adapter: dict[int, int | None] = {}
@@ -244,59 +266,18 @@ class LlamaEngine(Engine):
     def next_logits(self, prefix: Prefix, tokens: Sequence[int]) -> np.ndarray:
         if not tokens:
             raise ValueError("next_logits needs at least one token")
-        with self._lock.hold(SCORE_PRIORITY):
-            try:
-                return self._decode_run(list(tokens), prefix.handle, len(prefix))
-            finally:
-                self._forget(prefix.handle, len(prefix))
+        return self._scorer.score((prefix, [list(tokens)]))[0]
 
     def next_logits_many(self, prefix: Prefix, batch: Sequence[Sequence[int]]) -> list[np.ndarray]:
-        """Score several continuations per llama_decode call, one sequence each."""
-        results: list[np.ndarray | None] = [None] * len(batch)
-        for group in self._groups(batch):
-            seqs = self._seqs.take(len(group))
-            try:
-                with self._lock.hold(SCORE_PRIORITY):
-                    for seq in seqs:
-                        self._copy_prefix(prefix, seq)
-                    rows, outputs = self._group_rows(prefix, batch, group, seqs)
-                    self._decode(rows)
-                    for i, out in zip(group, outputs):
-                        results[i] = self._logits(out)
-                    for seq in seqs:
-                        self._forget(seq)
-            finally:
-                self._seqs.give(*seqs)
-        return [
-            r if r is not None else self.next_logits(prefix, batch[i])
-            for i, r in enumerate(results)
-        ]
+        """Score several continuations, coalesced with other threads' scoring requests."""
+        if not batch:
+            return []
+        if not all(batch):
+            raise ValueError("next_logits needs at least one token")
+        return self._scorer.score((prefix, [list(tokens) for tokens in batch]))
 
-    def _groups(self, batch: Sequence[Sequence[int]]) -> Iterator[list[int]]:
-        """Indices of texts packed so each group fits one batch and the free sequences."""
-        width = max(1, self._seqs.available - 1)
-        group: list[int] = []
-        used = 0
-        for i, tokens in enumerate(batch):
-            if not tokens or len(tokens) > self.n_batch:
-                continue  # scored one by one afterwards
-            if group and (used + len(tokens) > self.n_batch or len(group) >= width):
-                yield group
-                group, used = [], 0
-            group.append(i)
-            used += len(tokens)
-        if group:
-            yield group
-
-    def _group_rows(self, prefix, batch, group, seqs):
-        rows: list[tuple[int, int, int, bool]] = []
-        outputs: list[int] = []
-        for i, seq in zip(group, seqs):
-            toks = batch[i]
-            for j, t in enumerate(toks):
-                rows.append((t, len(prefix) + j, seq, j == len(toks) - 1))
-            outputs.append(len(rows) - 1)
-        return rows, outputs
+    def _score_all(self, requests: list[ScoreRequest]) -> list:
+        return score_requests(self, requests)
 
     def generate(
         self,
@@ -310,7 +291,7 @@ class LlamaEngine(Engine):
         first_banned: np.ndarray | None = None,
         banned: np.ndarray | None = None,
     ) -> Iterator[int]:
-        (seq,) = self._seqs.take()
+        (seq,) = self._reply_seqs.take()
         joined = False
         try:
             logits = self._prefill(prefix, list(tokens), seq)
@@ -339,7 +320,7 @@ class LlamaEngine(Engine):
                 self._batcher.leave()
             with self._lock.hold(SCORE_PRIORITY):
                 self._forget(seq)
-            self._seqs.give(seq)
+            self._reply_seqs.give(seq)
 
     def _prefill(self, prefix: Prefix, tokens: list[int], seq: int) -> np.ndarray:
         """Copy the prefix into ``seq`` and decode ``tokens`` in chunks of ``n_ubatch``, one
