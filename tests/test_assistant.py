@@ -62,6 +62,9 @@ def test_model_options_engine_kwargs():
     assert hf.engine_kwargs() == {"threads": None, "dtype": "bfloat16"}
     with pytest.raises(InputError, match="transformers backend only"):
         ModelOptions(dtype="bfloat16").engine_kwargs()
+    assert ModelOptions(parallel=2).engine_kwargs() == {"threads": None, "parallel": 2}
+    # transformers keeps no reply sequences to size: parallel is not passed to it
+    assert ModelOptions(backend="transformers", parallel=2).engine_kwargs() == {"threads": None}
 
 
 @pytest.mark.parametrize("command", ["analyze", "chat", "info", "eval", "bench"])

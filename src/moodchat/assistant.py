@@ -76,14 +76,18 @@ class ModelOptions:
     dtype: str | None = None
     auto_pull: bool = True
     roles: RoleOptions = field(default_factory=RoleOptions)
+    parallel: int | None = None  # replies decoded together (llama.cpp; None: its default)
 
     def engine_kwargs(self) -> dict:
-        """Constructor options for the backend (``dtype`` exists for transformers only)."""
+        """Constructor options for the backend (``dtype`` exists for transformers only;
+        ``parallel`` sizes llama.cpp's reply sequences, transformers has none to size)."""
         kwargs: dict = {"threads": self.threads}
         if self.dtype is not None:
             if self.backend != "transformers":
                 raise InputError("dtype applies to the transformers backend only")
             kwargs["dtype"] = self.dtype
+        if self.parallel is not None and self.backend == "llama":
+            kwargs["parallel"] = self.parallel
         return kwargs
 
     def load_engine(self) -> Engine:

@@ -100,7 +100,7 @@ def test_cancelled_waiter_passes_its_slot_on():
 
 
 def test_http_429_when_chat_queue_is_full(make_app):
-    app = make_app(max_concurrency=1, max_queue=0, retry_after_s=7)
+    app = make_app(parallel=1, max_queue=0, retry_after_s=7)
     with TestClient(app) as c:
         server_state(app).gates["chat"].active = 1  # the one slot is busy
         r = c.post("/v1/chat", json={"message": "hi"})

@@ -1,13 +1,16 @@
-"""A real uvicorn server (real sockets) on slow fake engines: disconnects, timeouts, load."""
+"""A real uvicorn server (real sockets) on slow fake engines: disconnects, timeouts, load,
+and 16 requests at once against 2 parallel replies."""
 
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
 from conftest import SlowEngine, fake_app, live_server, sse_events, wait_until
+from fakes import CoalescingFakeEngine
 from moodchat.server.state import server_state
 
 
@@ -49,7 +52,7 @@ def test_timeout_mid_stream_ends_with_an_error_event_and_stops():
 
 def test_concurrent_clients_get_answers_or_clean_refusals():
     engine = SlowEngine(delay=0.01, reply="w" * 30)
-    app = fake_app(engine, max_concurrency=1, max_queue=1, max_sentiment_queue=2)
+    app = fake_app(engine, parallel=1, max_queue=1, max_sentiment_queue=2)
 
     def one(i: int, url: str) -> int:
         with httpx.Client(base_url=url, timeout=30) as c:
@@ -66,3 +69,68 @@ def test_concurrent_clients_get_answers_or_clean_refusals():
         server_state(app).gates["chat"].active == 0
         and server_state(app).gates["sentiment"].active == 0
     )
+
+
+class CountingEngine(SlowEngine):
+    """A slow fake engine that records the most generations it ran at once."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._guard = threading.Lock()
+        self.running = self.peak = 0
+
+    def generate(self, *args, **kwargs):
+        with self._guard:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            yield from super().generate(*args, **kwargs)
+        finally:
+            with self._guard:
+                self.running -= 1
+
+
+def test_16_requests_with_parallel_2_all_finish_or_get_a_clean_429():
+    engine = CountingEngine(delay=0.02, reply="v" * 40)
+    app = fake_app(engine, parallel=2, max_queue=4, retry_after_s=3)
+
+    def one(i: int, url: str) -> tuple[int, str | None, str]:
+        body = {"message": f"hi {i}", "stream": i % 2 == 0}
+        with httpx.Client(base_url=url, timeout=30) as c:
+            r = c.post("/v1/chat", json=body)
+            return r.status_code, r.headers.get("retry-after"), r.text
+
+    with live_server(app) as url, ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(one, i, url) for i in range(16)]
+        results = [f.result(timeout=60) for f in futures]  # a deadlock fails here
+    statuses = [status for status, _, _ in results]
+    assert set(statuses) == {200, 429}, statuses
+    for i, (status, retry_after, text) in enumerate(results):
+        if status == 429:
+            assert retry_after == "3" and json.loads(text)["error"]["code"] == "queue_full"
+        elif i % 2 == 0:
+            assert sse_events(text)[-1][0] == "done"
+        else:
+            assert json.loads(text)["reply"]
+    assert engine.peak == 2 and engine.running == 0
+    assert server_state(app).gates["chat"].active == 0
+
+
+def test_sentiment_requests_that_arrive_together_share_scoring_passes():
+    engine = CoalescingFakeEngine(decode_delay=0.1)
+    app = fake_app(engine)  # the default sentiment gate lets 4 requests reach the model
+    texts = [f"{'happy' if i % 2 else 'sad'} day {i}" for i in range(8)]
+
+    def one(text: str, url: str) -> dict:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            r = c.post("/v1/sentiment", json={"text": text})
+            assert r.status_code == 200
+            return r.json()["results"][0]
+
+    with live_server(app) as url, ThreadPoolExecutor(8) as pool:
+        before = engine.decodes
+        answers = [f.result(timeout=60) for f in [pool.submit(one, t, url) for t in texts]]
+        passes = engine.decodes - before
+    assert [a["label"] for a in answers] == ["negative", "positive"] * 4
+    assert passes < len(texts)  # alone, every request would be one pass
+    assert max(engine.scorer.batch_sizes) > 1

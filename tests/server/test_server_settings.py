@@ -14,6 +14,27 @@ def test_defaults():
     assert (s.host, s.port, s.api_key, s.max_tokens) == ("127.0.0.1", 8000, None, 128)
 
 
+def test_parallel_is_sized_for_the_machine_and_reaches_the_engine(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert ServerSettings().parallel == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert ServerSettings().parallel == 4
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert ServerSettings().parallel == 2
+    monkeypatch.setenv("MOODCHAT_PARALLEL", "3")
+    assert ServerSettings().parallel == 3 and ServerSettings().options().parallel == 3
+    assert "`min(4, max(2, CPU count))`" in settings_table()
+    result = CliRunner().invoke(main, ["serve", "--parallel", "5"])
+    assert result.exit_code == 2 and "parallel" in result.output
+
+
+def test_the_chat_gate_admits_parallel_replies(make_app):
+    gate = server_state(make_app(parallel=3, max_queue=1)).gates["chat"]
+    assert (gate.limit, gate.queue) == (3, 1)
+
+
 def test_env_vars_are_read(monkeypatch):
     monkeypatch.setenv("MOODCHAT_PORT", "9001")
     monkeypatch.setenv("MOODCHAT_API_KEY", "k")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import click
 
 from moodchat.cli.base import main, user_errors
-from moodchat.server.settings import ServerSettings
+from moodchat.server.settings import ServerSettings, default_text
 
 
 def _click_type(annotation) -> tuple[object, bool]:
@@ -36,7 +36,7 @@ def settings_options(fn: Callable) -> Callable:
     for name, field in reversed(list(ServerSettings.model_fields.items())):
         kind, is_flag = _click_type(field.annotation)
         flag = name.replace("_", "-")
-        default = "" if field.default is None else f" [default: {field.default}]"
+        default = default_text(field) and f" [default: {default_text(field)}]"
         help_text = f"{field.description}{default} (env MOODCHAT_{name.upper()})"
         decls = [f"--{flag}/--no-{flag}"] if is_flag else [f"--{flag}"]
         fn = click.option(

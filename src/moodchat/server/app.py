@@ -93,7 +93,7 @@ def _gates(settings: ServerSettings, metrics: Metrics) -> dict[str, Gate]:
     gates = {
         "chat": Gate(
             "chat",
-            settings.max_concurrency,
+            settings.parallel,
             settings.max_queue,
             settings.retry_after_s,
             metrics.reject,

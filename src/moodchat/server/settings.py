@@ -10,9 +10,12 @@ add fields here, never read ``os.environ`` themselves.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from typing import Literal
 
 from pydantic import Field
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +65,18 @@ class ModelSettings(BaseSettings):
         )
 
 
+def default_parallel() -> int:
+    """min(4, max(2, CPU count))"""
+    return min(4, max(2, os.cpu_count() or 1))
+
+
+def default_text(field: FieldInfo) -> str:
+    """A field's default as the docs and ``--help`` show it ('' for none)."""
+    if field.default_factory is not None:
+        return str(field.default_factory.__doc__)
+    return "" if field.default is None else str(field.default)
+
+
 class ServerSettings(ModelSettings):
     """Everything ``moodchat serve`` can be told: the model settings, then the server's."""
 
@@ -83,20 +98,22 @@ class ServerSettings(ModelSettings):
     max_history_messages: int = Field(
         64, ge=0, description="Most history messages one chat request may carry."
     )
-    max_concurrency: int = Field(
-        2,
+    parallel: int = Field(
+        default_factory=default_parallel,
         ge=1,
         le=4,
-        description="Chat generations running at once (they interleave token by token).",
+        description="Replies decoded together (one batched step gives each its next token); "
+        "more chat requests wait in the queue.",
     )
     max_queue: int = Field(
         8, ge=0, description="Chat requests allowed to wait for a slot; beyond it: 429."
     )
     max_sentiment_concurrency: int = Field(
-        1,
+        4,
         ge=1,
-        le=4,
-        description="Sentiment requests scoring at once (scoring runs ahead of generation).",
+        le=8,
+        description="Sentiment requests in the model at once; the ones that arrive while a "
+        "step runs are scored together in one pass, ahead of the next chat step.",
     )
     max_sentiment_queue: int = Field(
         32, ge=0, description="Sentiment requests allowed to wait for a slot; beyond it: 429."
@@ -144,12 +161,16 @@ class ServerSettings(ModelSettings):
         description="Delivery attempts per webhook summary (exponential backoff between them).",
     )
 
+    def options(self):
+        """The model settings as ``ModelOptions``, sized for ``parallel`` replies."""
+        return dataclasses.replace(super().options(), parallel=self.parallel)
+
 
 def settings_table() -> str:
     """A Markdown table of every setting: flag, env var, default, description."""
     rows = ["| flag | env var | default | description |", "| --- | --- | --- | --- |"]
     for name, field in ServerSettings.model_fields.items():
         flag = "--" + name.replace("_", "-")
-        default = "" if field.default is None else f"`{field.default}`"
+        default = default_text(field) and f"`{default_text(field)}`"
         rows.append(f"| `{flag}` | `MOODCHAT_{name.upper()}` | {default} | {field.description} |")
     return "\n".join(rows)
