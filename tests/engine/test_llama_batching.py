@@ -161,3 +161,12 @@ def test_more_texts_than_spare_sequences_take_more_rounds_with_the_same_verdicts
     solo = [role.analyze(t) for t in TEXTS] * 3
     _same_verdicts(solo, role.analyze_many(texts))
     assert engine._seqs.available == free  # every spare sequence came back
+
+
+def test_coalesced_scoring_gives_every_text_its_solo_logits_exactly(engine, role):
+    v = role._variant(TEXTS[0])
+    batch = [role._request_tokens(t, v)[0] for t in TEXTS] * 2
+    solo = [engine.next_logits(v.prefix, tokens) for tokens in batch]
+    many = engine.next_logits_many(v.prefix, batch)
+    assert sum(len(t) for t in batch) > 63  # more rows than one scoring decode takes
+    assert all(np.array_equal(a, b) for a, b in zip(solo, many))

@@ -16,7 +16,9 @@ Contract:
 - ``generate(prefix, tokens, ...)`` yields sampled token ids one at a time; closing the
   generator stops the work at the next token boundary and frees its state.
 - Engines are safe to call from several threads: each model step is serialized, and
-  scoring calls (short) are served before generation steps waiting at the same time.
+  scoring calls (short) are served before generation steps waiting at the same time;
+  backends may score the calls of several threads together (``scheduling.ScoreCoalescer``)
+  as long as each gets the logits it would get alone.
 
 The engine knows nothing of roles, prompts, labels or HTTP.
 """
