@@ -18,7 +18,7 @@ Contract:
 - Engines are safe to call from several threads: each model step is serialized, and
   scoring calls (short) are served before generation steps waiting at the same time;
   backends may score the calls of several threads together (``scheduling.ScoreCoalescer``)
-  as long as each gets the logits it would get alone.
+  as long as each gets the logits it would get alone (up to float rounding).
 
 The engine knows nothing of roles, prompts, labels or HTTP.
 """
