@@ -35,6 +35,8 @@ def few_step_adapter(default_model, tiny_train_dir, tmp_path_factory):
         str(out),
         "--per-language",
         "8",
+        "--rows",
+        "zh_small.csv=3",
         "--everyday-repeat",
         "0",
         "--holdout",
@@ -57,6 +59,7 @@ def test_adapter_records_the_base_it_was_trained_on(few_step_adapter, default_mo
     assert info.top_layers == 1 and info.rank == 4 and info.prompt == "a1-adapter"
     assert fits_model(info, default_model)
     assert "en_small.csv" in info.provenance["dev_accuracy"]
+    assert info.provenance["config"]["rows_per_label"] == {"zh_small.csv": 3}
 
 
 def test_llama_cpp_serves_it_for_sentiment_only(few_step_adapter, default_model):
@@ -80,3 +83,5 @@ def test_bad_training_inputs_are_clear_errors(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["train-sentiment", "--data", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "no training data folder" in result.output
+    result = runner.invoke(main, ["train-sentiment", "--rows", "zh_waimai.csv"])
+    assert result.exit_code == 2 and "is not FILE=N" in result.output

@@ -60,6 +60,19 @@ def test_lower_cache_equals_a_full_forward(tiny_qwen_dir):
     assert torch.allclose(hidden, torch.stack(full), atol=1e-4)
 
 
+def test_bfloat16_compute_stays_close_to_float32(tiny_qwen_dir):
+    model = TransformersEngine(tiny_qwen_dir, threads=1, warm_up=False).model
+    ids = torch.tensor([[5, 6, 7, 8, 9], [11, 12, 13, 0, 0]])
+    last = torch.tensor([4, 2])
+    exact, fast = SplitModel(model, 1), SplitModel(model, 1, compute="bfloat16")
+    want = exact.upper_last(exact.lower(ids), last)
+    got = fast.upper_last(fast.lower(ids), last)
+    assert got.dtype == torch.float32 and not torch.equal(got, want)
+    assert torch.allclose(got, want, atol=0.1, rtol=0.05)
+    with pytest.raises(ValueError, match="compute"):
+        SplitModel(model, 1, compute="float16")
+
+
 def test_training_reports_and_lowers_loss(trained):
     _, meta, reports = trained
     stages = {r[0] for r in reports}

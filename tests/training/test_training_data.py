@@ -48,6 +48,17 @@ def test_balanced_sample_is_balanced_and_seeded():
     }
 
 
+def test_balanced_sample_takes_a_count_per_group():
+    groups = {"a.csv": _rows(50, 50, "a.csv"), "b.csv": _rows(30, 30, "b.csv")}
+    counts = label_counts(balanced_sample(groups, {"a.csv": 20, "b.csv": 3}, random.Random(1)))
+    assert counts == {
+        "a.csv/negative": 20,
+        "a.csv/positive": 20,
+        "b.csv/negative": 3,
+        "b.csv/positive": 3,
+    }
+
+
 def test_attacks_keep_the_true_label_and_ask_for_the_other():
     rng = random.Random(0)
     for row in _rows(20, 20, "s"):

@@ -80,8 +80,13 @@ def _progress():
     )
 
 
-def training_options(out: str, rank: int, lr: float, max_grad_norm: float | None):
-    """The options every adapter's training command takes (defaults per role)."""
+def training_options(out: str):
+    """The options every adapter's training command takes.
+
+    Hyper-parameters left unset take the role's config defaults (the recipe of the shipped
+    adapter), so the defaults live in one place: ``SentimentTrainConfig`` / ``ChatTrainConfig``.
+    """
+    recipe = "(default: the shipped adapter's recipe)"
     options = [
         click.option("--model", "-m", default=None, help="Base GGUF (default: the pulled model)."),
         click.option(
@@ -91,17 +96,17 @@ def training_options(out: str, rank: int, lr: float, max_grad_norm: float | None
             default=Path(out),
             show_default=True,
         ),
-        click.option("--top-layers", "-k", type=int, default=6, show_default=True),
-        click.option("--rank", "-r", type=int, default=rank, show_default=True),
-        click.option("--epochs", type=int, default=1, show_default=True),
-        click.option("--lr", type=float, default=lr, show_default=True),
+        click.option("--top-layers", "-k", type=int, default=None, help=f"K {recipe}."),
+        click.option("--rank", "-r", type=int, default=None, help=f"LoRA rank {recipe}."),
+        click.option("--alpha", type=float, default=None, help=f"LoRA alpha {recipe}."),
+        click.option("--epochs", type=int, default=None, help=recipe),
+        click.option("--lr", type=float, default=None, help=recipe),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option(
             "--max-grad-norm",
             type=float,
-            default=max_grad_norm,
-            show_default=True,
-            help="Clip the gradients' global norm (none: off).",
+            default=None,
+            help=f"Clip the gradients' global norm, 0: off {recipe}.",
         ),
         click.option("--threads", "-t", type=int, default=None),
         click.option(
@@ -120,6 +125,24 @@ def _data_dir(path: Path, pattern: str) -> None:
         raise click.UsageError(f"no training data folder at {path} (see --data)")
     if not any(path.glob(pattern)):
         raise click.UsageError(f"no {pattern} files in {path} (see --data)")
+
+
+def _file_counts(values) -> dict[str, int] | None:
+    """``("a.csv=10", ...)`` as ``{"a.csv": 10}``; None when no value was given."""
+    if not values:
+        return None
+    counts: dict[str, int] = {}
+    for value in values:
+        name, _, n = value.partition("=")
+        if not name or not n.isdigit():
+            raise click.BadParameter(f"{value!r} is not FILE=N")
+        counts[name] = int(n)
+    return counts
+
+
+def _given(options: dict) -> dict:
+    """The options set on the command line; the rest keep the config's defaults."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _import_training(module: str):
@@ -145,7 +168,7 @@ def _data_option(folder: str, what: str):
 
 
 @main.command(name="train-sentiment")
-@training_options("sentiment-adapter.gguf", rank=8, lr=5e-4, max_grad_norm=None)
+@training_options("sentiment-adapter.gguf")
 @_data_option("train", "labelled CSVs")
 @click.option(
     "--dev",
@@ -162,6 +185,15 @@ def _data_option(folder: str, what: str):
     help="Sampled rows per language (half per label).",
 )
 @click.option(
+    "--rows",
+    "rows_per_label",
+    multiple=True,
+    callback=lambda _ctx, _param, value: _file_counts(value),
+    metavar="FILE=N",
+    help="Rows per label drawn from one training file, e.g. zh_waimai.csv=3000 "
+    "(repeatable; overrides that file's share of --per-language).",
+)
+@click.option(
     "--everyday-repeat",
     type=int,
     default=2,
@@ -176,6 +208,13 @@ def _data_option(folder: str, what: str):
     help="Training rows held out to fit the temperature.",
 )
 @click.option("--max-text-tokens", type=int, default=64, show_default=True)
+@click.option(
+    "--compute",
+    type=click.Choice(["bfloat16", "float32"]),
+    default=None,
+    help="The layers' matrix products: bfloat16 (about 4x faster on AVX-512 BF16 CPUs) "
+    "or exact float32 (default: the shipped adapter's recipe).",
+)
 @user_errors
 def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
     """Train the sentiment role's LoRA adapter and write it as a GGUF adapter file."""
@@ -192,7 +231,7 @@ def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
         out=str(out),
         dev=[str(p) for p in dev],
         threads=threads,
-        **hyper,
+        **_given(hyper),
     )
     with _progress() as progress:
         meta = training.train_sentiment(config, _Bars(progress))
@@ -202,7 +241,7 @@ def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
 
 
 @main.command(name="train-chat")
-@training_options("chat-adapter.gguf", rank=16, lr=4e-4, max_grad_norm=1.0)
+@training_options("chat-adapter.gguf")
 @_data_option("chat", "conversation JSONL files")
 @click.option(
     "--per-source",
@@ -237,7 +276,7 @@ def train_chat_cmd(model, data_dir, out, threads, **hyper):
     _data_dir(data_dir, "*.jsonl")
     training = _import_training("chat")
     config = training.ChatTrainConfig(
-        model=source, data_dir=str(data_dir), out=str(out), threads=threads, **hyper
+        model=source, data_dir=str(data_dir), out=str(out), threads=threads, **_given(hyper)
     )
     with _progress() as progress:
         meta = training.train_chat(config, _Bars(progress))

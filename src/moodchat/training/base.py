@@ -108,7 +108,7 @@ def cached_lower(
     if not (store and config.cache_dir):
         return _compute(split, examples, report, stage)
     key = hashlib.sha256(base_fingerprint(base_weights_file(config.model)).encode())
-    key.update(f"{split.split}:{split.n_layers}".encode())
+    key.update(f"{split.split}:{split.n_layers}:{split.compute}".encode())
     for e in examples:
         key.update(repr(e.tokens).encode())
     path = Path(config.cache_dir) / f"lower-{key.hexdigest()[:16]}.pt"

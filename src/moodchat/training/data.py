@@ -5,7 +5,8 @@ Contract:
   positive / negative) and returns ``LabelledText`` rows tagged with the file's name; rows
   with an empty text or an unknown label are skipped.
 - ``balanced_sample(groups, per_cell, rng)`` draws, for every (group, label) cell, up to
-  ``per_cell`` rows without replacement; a cell that has fewer rows gives all of them.
+  ``per_cell`` rows without replacement (one number for every group, or one per group
+  name); a cell that has fewer rows gives all of them.
 - ``with_attacks(rows, fraction, rng)`` adds copies of a ``fraction`` of the rows with an
   injected order or fake template turn appended (or prepended) that asks for the *other*
   label; each copy keeps its row's true label. The originals are kept.
@@ -79,14 +80,17 @@ def read_labelled(path: str | Path, text_column: str = "text") -> list[LabelledT
 
 
 def balanced_sample(
-    groups: dict[str, Sequence[LabelledText]], per_cell: int, rng: random.Random
+    groups: dict[str, Sequence[LabelledText]],
+    per_cell: int | dict[str, int],
+    rng: random.Random,
 ) -> list[LabelledText]:
     """Up to ``per_cell`` rows of each label from each group, shuffled together."""
     out: list[LabelledText] = []
     for name in sorted(groups):
+        n = per_cell[name] if isinstance(per_cell, dict) else per_cell
         for label in LABELS:
             cell = [r for r in groups[name] if r.label == label]
-            out += rng.sample(cell, min(per_cell, len(cell)))
+            out += rng.sample(cell, min(n, len(cell)))
     rng.shuffle(out)
     return out
 

@@ -10,6 +10,12 @@ Contract:
   ``upper_states(hidden)`` returns it at every position.
 - Rows are right-padded and attention is causal, so a row's real tokens never see its
   padding: no attention mask is needed, and results equal those of the unpadded row.
+- ``compute="bfloat16"`` runs the layers' matrix products in bfloat16 (``torch.autocast``;
+  weights, LoRA matrices, residual stream and outputs stay float32). On a CPU with
+  AVX-512 BF16 that is about 4x the float32 speed (measured here: 1,245 against 301
+  tokens/s through 18 layers, 28 against 7.8 training examples/s at K=6); llama.cpp serves
+  the same layers with 8-bit activations, so it adds no error the served model lacks.
+  The default, ``"float32"``, is exact.
 - ``label_scores(final, label_ids)`` is the log of each label's next-token probability mass
   up to a per-row constant: ``logsumexp`` of the output-embedding logits of its answer
   tokens. The serving read-out (``moodchat.roles.sentiment``) compares the same quantities.
@@ -17,15 +23,21 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import torch
+
+COMPUTE_DTYPES = ("float32", "bfloat16")
 
 
 class SplitModel:
     """Lower (frozen, cached) and upper (trainable) halves of one decoder stack."""
 
-    def __init__(self, model, top_layers: int) -> None:
+    def __init__(self, model, top_layers: int, compute: str = "float32") -> None:
+        if compute not in COMPUTE_DTYPES:
+            raise ValueError(f"compute must be one of {COMPUTE_DTYPES}, not {compute!r}")
+        self.compute = compute
         self.model = model
         self.inner = model.model
         self.n_layers = len(self.inner.layers)
@@ -39,7 +51,16 @@ class SplitModel:
         """Indices of the layers that are trained."""
         return list(range(self.split, self.n_layers))
 
+    def _autocast(self):
+        if self.compute == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
     def _run(self, hidden: torch.Tensor, layers: Sequence) -> torch.Tensor:
+        with self._autocast():
+            return self._run_layers(hidden, layers).float()
+
+    def _run_layers(self, hidden: torch.Tensor, layers: Sequence) -> torch.Tensor:
         batch, width = hidden.shape[:2]
         positions = torch.arange(width).unsqueeze(0).expand(batch, -1)
         rope = self.inner.rotary_emb(hidden, positions)
