@@ -53,6 +53,7 @@ from moodchat.engine.scheduling import (
     ScoreCoalescer,
     StepLock,
     context_errors,
+    scoring_request,
 )
 from moodchat.errors import ContextFullError, ModelLoadError, ModelNotFoundError
 
@@ -287,12 +288,8 @@ class TransformersEngine(Engine):
 
     def next_logits_many(self, prefix: Prefix, batch: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """Score continuations, coalesced with other threads' requests (see the contract)."""
-        if not batch:
-            return []
-        if not all(batch):
-            raise ValueError("next_logits needs at least one token")
         self._prefix_kv(prefix)  # an unknown handle fails here, in its own caller
-        return self._scorer.score((prefix, [list(tokens) for tokens in batch]))
+        return self._scorer.score(scoring_request(prefix, batch)) if batch else []
 
     def _score_all(self, requests: list[tuple[Prefix, list[list[int]]]]) -> list:
         """Per request its logits, or its own error; requests on one prefix batch together."""

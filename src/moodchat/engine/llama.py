@@ -49,6 +49,7 @@ from moodchat.engine.scheduling import (
     SequencePool,
     StepBatcher,
     StepLock,
+    scoring_request,
 )
 from moodchat.errors import AdapterError, ContextFullError
 
@@ -264,17 +265,11 @@ class LlamaEngine(Engine):
             self._seqs.give(prefix.handle)
 
     def next_logits(self, prefix: Prefix, tokens: Sequence[int]) -> np.ndarray:
-        if not tokens:
-            raise ValueError("next_logits needs at least one token")
-        return self._scorer.score((prefix, [list(tokens)]))[0]
+        return self.next_logits_many(prefix, [tokens])[0]
 
     def next_logits_many(self, prefix: Prefix, batch: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """Score several continuations, coalesced with other threads' scoring requests."""
-        if not batch:
-            return []
-        if not all(batch):
-            raise ValueError("next_logits needs at least one token")
-        return self._scorer.score((prefix, [list(tokens) for tokens in batch]))
+        return self._scorer.score(scoring_request(prefix, batch)) if batch else []
 
     def _score_all(self, requests: list[ScoreRequest]) -> list:
         return score_requests(self, requests)

@@ -23,8 +23,10 @@ happens exactly when requests arrive while the lock is busy (a chat step or anot
 scoring batch), so a burst of N texts costs about one batch, not N steps, and still runs
 before the next waiting chat step. A result that is an exception is raised in its own
 caller only; an exception from ``score_all`` is raised in every caller of that batch.
-``context_errors(requests, n_ctx)`` gives the requests whose longest continuation would
-overflow the context their ``ContextFullError``, so the engines fail them alone.
+``scoring_request(prefix, batch)`` builds a request (``ValueError`` for an empty
+continuation); ``context_errors(requests, n_ctx)`` gives the requests whose longest
+continuation would overflow the context their ``ContextFullError``, so the engines fail
+them alone.
 """
 
 from __future__ import annotations
@@ -231,6 +233,15 @@ class ScoreCoalescer(Generic[R, T]):
         for ticket, result in zip(batch, results):
             ticket.result, ticket.done = result, True
         self.batch_sizes[len(batch)] += 1
+
+
+def scoring_request(
+    prefix: Prefix, batch: Sequence[Sequence[int]]
+) -> tuple[Prefix, list[list[int]]]:
+    """``(prefix, continuations)`` as a coalescer request, checked before it queues."""
+    if not all(batch):
+        raise ValueError("next_logits needs at least one token")
+    return prefix, [list(tokens) for tokens in batch]
 
 
 def context_errors(
