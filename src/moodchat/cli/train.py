@@ -212,7 +212,7 @@ def _data_option(folder: str, what: str):
     "--compute",
     type=click.Choice(["bfloat16", "float32"]),
     default=None,
-    help="The layers' matrix products: bfloat16 (about 4x faster on AVX-512 BF16 CPUs) "
+    help="The layers' matrix products: bfloat16 (about 3x faster on AVX-512 BF16 CPUs) "
     "or exact float32 (default: the shipped adapter's recipe).",
 )
 @user_errors

@@ -12,8 +12,9 @@ Contract:
   padding: no attention mask is needed, and results equal those of the unpadded row.
 - ``compute="bfloat16"`` runs the layers' matrix products in bfloat16 (``torch.autocast``;
   weights, LoRA matrices, residual stream and outputs stay float32). On a CPU with
-  AVX-512 BF16 that is about 4x the float32 speed (measured here: 1,245 against 301
-  tokens/s through 18 layers, 28 against 7.8 training examples/s at K=6); llama.cpp serves
+  AVX-512 BF16 that is about 3x the float32 speed (``scripts/training_speed.py`` here:
+  1,054 against 312 tokens/s through 18 layers, 23.6 against 8.5 training examples/s at
+  K=6); llama.cpp serves
   the same layers with 8-bit activations, so it adds no error the served model lacks.
   The default, ``"float32"``, is exact.
 - ``label_scores(final, label_ids)`` is the log of each label's next-token probability mass
