@@ -231,3 +231,13 @@ def test_naive_child_decodes_the_whole_prompt_for_every_request():
         assert bytes(out) == b"Posit" and 0 <= first_ms <= total_ms
     out, _, _ = run_prompt(prompt, 50, False)
     assert bytes(out) == b"Positive" and CONTROL["<|im_end|>"] not in out
+
+
+def test_rss_bounds_in_mb_and_in_mib_are_judged_apart():
+    # 636 MiB is 667 MB: over the 650 MB bound, under the sentiment adapter's 650 MiB.
+    result = {"stacks": {"moodchat": {"memory_mib": {"peak_chat": 636.0}}}, "ratios": {}}
+    rows = {name: ok for name, ok, _ in targets(result) if name.startswith("peak RSS")}
+    assert rows == {
+        "peak RSS <= 650 MB (chat + sentiment process)": False,
+        "peak RSS <= 650 MiB with both adapters (the sentiment adapter's bound)": True,
+    }
