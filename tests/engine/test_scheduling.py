@@ -25,13 +25,12 @@ from moodchat.template import ChatML
 def test_waiters_are_served_by_priority_then_arrival():
     lock = StepLock()
     order: list[str] = []
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     def holder():
         with lock.hold(GENERATE_PRIORITY):
             started.set()
-            while lock.waiting < 3:
-                time.sleep(0.001)
+            release.wait(5)  # held until every waiter is queued
 
     def waiter(name: str, priority: int):
         with lock.hold(priority):
@@ -51,6 +50,7 @@ def test_waiters_are_served_by_priority_then_arrival():
         threads.append(t)
         while lock.waiting < len(threads):
             time.sleep(0.001)
+    release.set()
     for t in [t0, *threads]:
         t.join(5)
     assert order == ["score", "gen-1", "gen-2"]
@@ -111,6 +111,44 @@ def test_step_batcher_decodes_concurrent_steps_together():
         t.join(timeout=10)
     assert all(results[s] == [(100 + s, p) for p in range(5)] for s in range(4))
     assert max(len(c) for c in calls) == 4 and sum(len(c) for c in calls) == 20
+
+
+class _CountingLock(StepLock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.holds = 0
+
+    def hold(self, priority: int = GENERATE_PRIORITY):
+        self.holds += 1
+        return super().hold(priority)
+
+
+def test_only_the_leader_of_a_batch_takes_the_step_lock():
+    lock = _CountingLock()
+    calls: list[dict] = []
+
+    def decode_steps(batch):
+        calls.append(dict(batch))
+        time.sleep(0.01)
+        return {seq: (token, pos) for seq, (token, pos) in batch.items()}
+
+    batcher = StepBatcher(lock, decode_steps, gather_s=0.05)
+    results: dict[int, list] = {}
+
+    def generation(seq: int) -> None:
+        batcher.join()
+        try:
+            results[seq] = [batcher.step(seq, seq, pos) for pos in range(5)]
+        finally:
+            batcher.leave()
+
+    threads = [threading.Thread(target=generation, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert all(results[s] == [(s, p) for p in range(5)] for s in range(4))
+    assert lock.holds == len(calls) < 20  # one hold per decode, none to collect a result
 
 
 def test_step_batcher_alone_never_waits_for_others():

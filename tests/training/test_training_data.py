@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from moodchat.training.data import (
@@ -13,7 +14,8 @@ from moodchat.training.data import (
     split_holdout,
     with_attacks,
 )
-from moodchat.training.sentiment import everyday_path
+from moodchat.training.sentiment import SentimentTrainConfig, everyday_path
+from moodchat.weights.adapters import shipped_adapter
 
 
 def _rows(n_pos, n_neg, source):
@@ -86,3 +88,12 @@ def test_everyday_data_is_balanced_and_marked():
         "everyday_sentiment.csv/positive": 400,
     }
     assert len({r.text for r in rows}) == 800
+
+
+def test_the_default_recipe_is_the_one_the_shipped_adapter_was_trained_with():
+    """`moodchat train-sentiment` with no options rebuilds the shipped adapter."""
+    recorded = shipped_adapter("sentiment").provenance["config"]
+    defaults = dataclasses.asdict(SentimentTrainConfig(model="m", data_dir="d", out="o"))
+    local = {"model", "data_dir", "out", "dev", "threads", "cache_dir"}  # paths, machine
+    recipe = {k: v for k, v in defaults.items() if k not in local}
+    assert recipe == {k: recorded[k] for k in recipe}

@@ -53,8 +53,10 @@ def serve(**flags) -> None:
     import uvicorn
     from pydantic import ValidationError
 
+    from moodchat.engine.hardware import limit_malloc_arenas
     from moodchat.server import create_app
 
+    limit_malloc_arenas()  # before the server's threads exist: ~18 MiB less peak RSS
     given = {k: v for k, v in flags.items() if v is not None}
     try:
         settings = ServerSettings(**given)

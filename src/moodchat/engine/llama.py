@@ -18,6 +18,9 @@ Contract (see ``moodchat.engine.base``) plus:
   hold each), then its one-token steps go through ``scheduling.StepBatcher``, which decodes
   the pending steps of every running generation in one ``llama_decode``; each keeps its
   own sequence, sampler chain and seed. Scoring waits at most one such step.
+- On 2 cores a batched decode costs nearly as much per token as one alone
+  (``scripts/decode_scaling.py``: 1 / 4 / 8 tokens in 18.7 / 56.1 / 71.2 ms), so batching
+  replies buys at most ~1.3x at 4; what it saves is the waiting, not the compute.
 - ``parallel`` replies hold a sequence each, from a pool of their own; beyond it a reply
   waits for one to end. Cached prefixes and scoring use the other ``spare_seqs`` sequences,
   so scoring never waits for a reply to end.

@@ -9,11 +9,12 @@ of one starving the others (a plain ``threading.Lock`` gives no such order).
 free (``take``), or as many as are free without blocking (``take_free``).
 ``StepBatcher`` coalesces the one-token steps of concurrent generations into one batched
 decode (continuous batching): ``join()`` / ``leave()`` bracket a generation's decoding
-phase; ``step(seq, token, pos)`` returns the logits after ``token``. The first caller to
-get the step lock waits up to ``gather_s`` for every joined generation to submit its step,
-then decodes all pending steps in one ``decode_steps({seq: (token, pos)})`` call; the
-others find their logits ready when their turn at the lock comes. A decode error is raised
-in every generation whose step was in that batch.
+phase; ``step(seq, token, pos)`` returns the logits after ``token``. One caller at a time
+leads: it waits up to ``gather_s`` for every joined generation to submit its step, takes
+the step lock and decodes all pending steps in one ``decode_steps({seq: (token, pos)})``
+call; the others wait off the lock and find their logits ready when it is done (a step
+that arrived too late leads or joins the next batch). A decode error is raised in every
+generation whose step was in that batch.
 ``ScoreCoalescer`` does the same for scoring requests from different callers:
 ``score(request)`` queues the request, then takes the step lock at ``SCORE_PRIORITY``; the
 caller that gets it first drains every queued request and scores them all in one
@@ -128,6 +129,7 @@ class StepBatcher:
         self._lock, self._decode_steps, self._gather_s = lock, decode_steps, gather_s
         self._cond = threading.Condition()
         self._joined = 0
+        self._leading = False
         self._pending: dict[int, tuple[int, int]] = {}
         self._done: dict[int, object] = {}
         # decodes per batch size (bounded: a long-running server must not grow a list)
@@ -147,24 +149,39 @@ class StepBatcher:
         with self._cond:
             self._pending[seq] = (token, pos)
             self._cond.notify_all()
-        with self._lock.hold(GENERATE_PRIORITY):
-            batch = self._gather(seq)
-            if batch:
-                self._run(batch)
-            with self._cond:
-                out = self._done.pop(seq)
+            # Followers wait here, off the step lock: queueing for it only to collect a
+            # ready result put each of them behind any scoring pass or prompt chunk that
+            # came first (8 replies: 52.0 -> 59.2 tok/s, one quiet run each).
+            while seq not in self._done and self._leading:
+                self._cond.wait()
+            lead = seq not in self._done
+            self._leading = self._leading or lead
+        if lead:
+            self._lead()
+        with self._cond:
+            out = self._done.pop(seq)
         if isinstance(out, BaseException):
             raise out
         return out
 
-    def _gather(self, seq: int) -> dict[int, tuple[int, int]]:
-        """The steps to decode now (empty when ``seq``'s step was decoded by another)."""
-        with self._cond:
-            if seq in self._done:
-                return {}
-            self._cond.wait_for(lambda: len(self._pending) >= self._joined, self._gather_s)
-            batch, self._pending = self._pending, {}
-            return batch
+    def _lead(self) -> None:
+        """Gather the others' steps (up to ``gather_s``), then decode them all at once."""
+        batch: dict[int, tuple[int, int]] = {}
+        try:
+            with self._cond:
+                self._cond.wait_for(lambda: len(self._pending) >= self._joined, self._gather_s)
+            with self._lock.hold(GENERATE_PRIORITY):
+                with self._cond:
+                    batch, self._pending = self._pending, {}
+                self._run(batch)
+        except BaseException as err:  # an interrupt: no follower may wait for nothing
+            with self._cond:
+                self._done.update({s: err for s in batch if s not in self._done})
+            raise
+        finally:
+            with self._cond:
+                self._leading = False
+                self._cond.notify_all()
 
     def _run(self, batch: dict[int, tuple[int, int]]) -> None:
         try:
