@@ -80,7 +80,7 @@ def test_lock_is_exclusive():
     assert peak == 1
 
 
-def _batcher(delay: float = 0.0, fail: bool = False):
+def _batcher(delay: float = 0.0, fail: bool = False, lock: StepLock | None = None):
     calls: list[dict] = []
 
     def decode_steps(batch):
@@ -90,25 +90,31 @@ def _batcher(delay: float = 0.0, fail: bool = False):
             raise RuntimeError("decode failed")
         return {seq: (token, pos) for seq, (token, pos) in batch.items()}
 
-    return StepBatcher(StepLock(), decode_steps, gather_s=0.05), calls
+    return StepBatcher(lock or StepLock(), decode_steps, gather_s=0.05), calls
 
 
-def test_step_batcher_decodes_concurrent_steps_together():
-    batcher, calls = _batcher(delay=0.01)
+def _run_generations(batcher: StepBatcher, n: int = 4, steps: int = 5) -> dict[int, list]:
+    """``n`` concurrent generations of ``steps`` steps each; their results by sequence."""
     results: dict[int, list] = {}
 
     def generation(seq: int) -> None:
         batcher.join()
         try:
-            results[seq] = [batcher.step(seq, 100 + seq, pos) for pos in range(5)]
+            results[seq] = [batcher.step(seq, 100 + seq, pos) for pos in range(steps)]
         finally:
             batcher.leave()
 
-    threads = [threading.Thread(target=generation, args=(s,)) for s in range(4)]
+    threads = [threading.Thread(target=generation, args=(s,)) for s in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=10)
+    return results
+
+
+def test_step_batcher_decodes_concurrent_steps_together():
+    batcher, calls = _batcher(delay=0.01)
+    results = _run_generations(batcher)
     assert all(results[s] == [(100 + s, p) for p in range(5)] for s in range(4))
     assert max(len(c) for c in calls) == 4 and sum(len(c) for c in calls) == 20
 
@@ -125,29 +131,9 @@ class _CountingLock(StepLock):
 
 def test_only_the_leader_of_a_batch_takes_the_step_lock():
     lock = _CountingLock()
-    calls: list[dict] = []
-
-    def decode_steps(batch):
-        calls.append(dict(batch))
-        time.sleep(0.01)
-        return {seq: (token, pos) for seq, (token, pos) in batch.items()}
-
-    batcher = StepBatcher(lock, decode_steps, gather_s=0.05)
-    results: dict[int, list] = {}
-
-    def generation(seq: int) -> None:
-        batcher.join()
-        try:
-            results[seq] = [batcher.step(seq, seq, pos) for pos in range(5)]
-        finally:
-            batcher.leave()
-
-    threads = [threading.Thread(target=generation, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=10)
-    assert all(results[s] == [(s, p) for p in range(5)] for s in range(4))
+    batcher, calls = _batcher(delay=0.01, lock=lock)
+    results = _run_generations(batcher)
+    assert all(results[s] == [(100 + s, p) for p in range(5)] for s in range(4))
     assert lock.holds == len(calls) < 20  # one hold per decode, none to collect a result
 
 
