@@ -78,12 +78,12 @@ class SentimentTrainConfig:
     everyday_repeat: int = 2
     attack_fraction: float = 0.1
     holdout: int = 400
-    top_layers: int = 12
+    top_layers: int = 24
     rank: int = 16
     alpha: float = 32.0
     epochs: int = 1
     batch_size: int = 16
-    lr: float = 8e-4
+    lr: float = 3e-4
     max_text_tokens: int = 64
     seed: int = 0
     threads: int | None = None
