@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
+from moodchat.training.base import RUN_ONLY
 from moodchat.training.data import (
     LabelledText,
     attack,
@@ -94,6 +95,6 @@ def test_the_default_recipe_is_the_one_the_shipped_adapter_was_trained_with():
     """`moodchat train-sentiment` with no options rebuilds the shipped adapter."""
     recorded = shipped_adapter("sentiment").provenance["config"]
     defaults = dataclasses.asdict(SentimentTrainConfig(model="m", data_dir="d", out="o"))
-    local = {"model", "data_dir", "out", "dev", "threads", "cache_dir"}  # paths, machine
+    local = {*RUN_ONLY, "model", "data_dir", "dev"}  # run-only settings and local paths
     recipe = {k: v for k, v in defaults.items() if k not in local}
     assert recipe == {k: recorded[k] for k in recipe}
