@@ -8,6 +8,7 @@ does), then times, on a random ``--batch`` x ``--tokens`` batch:
 Each is the mean of ``--repeats`` runs after one warm-up. Usage:
 
     python scripts/training_speed.py --top-layers 6
+    python scripts/training_speed.py --top-layers 24 --compute float32 --repeats 1
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 
 from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import answer_ids
-from moodchat.training.layers import SplitModel
+from moodchat.training.layers import COMPUTE_DTYPES, SplitModel, native_bfloat16
 from moodchat.training.lora import Example, attach_lora, label_loss
 from moodchat.weights.models import resolve_model
 
@@ -39,6 +40,13 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--compute",
+        choices=COMPUTE_DTYPES,
+        action="append",
+        help="time only this one (repeatable; default: both). Without native bfloat16 "
+        "(moodchat.training.layers.native_bfloat16) its step can take minutes",
+    )
     args = parser.parse_args()
 
     from moodchat.engine.hf import TransformersEngine
@@ -48,11 +56,15 @@ def main() -> None:
     label_ids = answer_ids(engine, sentiment_prompt("a1-adapter"))
     ids = torch.randint(1000, 20000, (args.batch, args.tokens), generator=torch.Generator())
     rows = [Example(tuple(ids[i].tolist()), i % 2) for i in range(args.batch)]
-    splits = {c: SplitModel(engine.model, args.top_layers, c) for c in ("float32", "bfloat16")}
-    hidden = splits["float32"].lower(ids)
-    peft_model = attach_lora(engine.model, splits["float32"].upper_indices, 16, 32.0, 0)
+    print(f"native bfloat16: {native_bfloat16()}")
+    exact = SplitModel(engine.model, args.top_layers, "float32")
+    splits = {
+        c: SplitModel(engine.model, args.top_layers, c) for c in args.compute or COMPUTE_DTYPES
+    }
+    hidden = exact.lower(ids)
+    peft_model = attach_lora(engine.model, exact.upper_indices, 16, 32.0, 0)
     opt = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=1e-4)
-    lower_layers = splits["float32"].split
+    lower_layers = exact.split
     for compute, split in splits.items():
         seconds = _timed(lambda s=split: s.lower(ids), args.repeats)
         tokens_s = args.batch * args.tokens / seconds

@@ -156,6 +156,18 @@ def _import_training(module: str):
         ) from None
 
 
+def _warn_if_emulated(compute: str) -> None:
+    """Say so before a bfloat16 run on a CPU that would emulate it (hours instead of minutes)."""
+    from moodchat.training.layers import native_bfloat16
+
+    if compute == "bfloat16" and not native_bfloat16():
+        err_console.print(
+            "[yellow]warning:[/] this CPU has no native bfloat16 (AVX-512 BF16 or AMX), so "
+            "--compute bfloat16 is emulated and runs far slower than float32 (0.1 against "
+            "3.7 examples/s at K=6 on an AVX2 CPU); --compute float32 is exact and faster here"
+        )
+
+
 def _data_option(folder: str, what: str):
     return click.option(
         "--data",
@@ -233,6 +245,7 @@ def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
         threads=threads,
         **_given(hyper),
     )
+    _warn_if_emulated(config.compute)
     with _progress() as progress:
         meta = training.train_sentiment(config, _Bars(progress))
     for name, m in meta["provenance"]["measured"].items():
