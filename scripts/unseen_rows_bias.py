@@ -19,25 +19,21 @@ import random
 from pathlib import Path
 
 from moodchat import Assistant
-from moodchat.training.data import LabelledText, read_labelled
+from moodchat.training.data import LabelledText, balanced_sample, read_labelled
 from moodchat.training.sentiment import SentimentTrainConfig, training_rows
 
 BIASES = (-0.4, -0.2, -0.1, 0.0, 0.1, 0.2, 0.4, 0.6)
 
 
-def unseen_rows(data: Path, per_label: int, seed: int) -> list[LabelledText]:
-    """Rows of each file and label that the default recipe's sample does not contain."""
-    config = SentimentTrainConfig(model="", data_dir=str(data), out="")
+def unseen_rows(config: SentimentTrainConfig, per_label: int, seed: int) -> list[LabelledText]:
+    """Rows of each file in ``config.data_dir`` and label that its recipe's sample lacks."""
     used, _ = training_rows(config, random.Random(config.seed))
     seen = {(r.source, r.text) for r in used}
-    rng = random.Random(seed)
-    picked: list[LabelledText] = []
-    for path in sorted(data.glob("*.csv")):
-        rows = [r for r in read_labelled(path) if (r.source, r.text) not in seen]
-        for label in ("positive", "negative"):
-            cell = [r for r in rows if r.label == label]
-            picked += rng.sample(cell, min(per_label, len(cell)))
-    return picked
+    groups = {
+        path.name: [r for r in read_labelled(path) if (r.source, r.text) not in seen]
+        for path in sorted(Path(config.data_dir).glob("*.csv"))
+    }
+    return balanced_sample(groups, per_label, random.Random(seed))
 
 
 def log_odds(p_positive: float) -> float:
@@ -65,7 +61,8 @@ def main() -> None:
     parser.add_argument("--per-label", type=int, default=500)
     parser.add_argument("--seed", type=int, default=12345)
     args = parser.parse_args()
-    rows = unseen_rows(Path(args.data), args.per_label, args.seed)
+    recipe = SentimentTrainConfig(model="", data_dir=args.data, out="")  # the shipped one
+    rows = unseen_rows(recipe, args.per_label, args.seed)
     with Assistant.load() as bot:
         adapter = (bot.info()["sentiment_adapter"] or {}).get("sha256", "none")
         results = [s for i in range(0, len(rows), 32)
