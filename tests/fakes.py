@@ -4,7 +4,9 @@
 0-255 are single UTF-8 bytes (so multi-byte characters are split across tokens, as real
 BPE can do), 256-258 are the control tokens ``<|im_start|>``, ``<|im_end|>``,
 ``<|endoftext|>``. Scoring favours the first byte of ``positive_word`` when the text after
-the prefix contains ``happy`` and of ``negative_word`` otherwise; generation emits
+the prefix contains ``happy`` (after the context marker, when the analyst reads a previous
+turn first), of ``neutral_word`` when it contains ``fyi``, and of ``negative_word``
+otherwise; ``scored`` keeps every scored text. Generation emits
 ``reply`` byte by byte, then ``<|im_end|>``. It counts the tokens it evaluates, so tests
 can check that cached prefixes are evaluated once.
 
@@ -30,6 +32,7 @@ import numpy as np
 from moodchat.engine.base import Engine, Prefix
 from moodchat.engine.sampling import SamplingParams, sample_token
 from moodchat.engine.scheduling import GENERATE_PRIORITY, ScoreCoalescer, StepLock
+from moodchat.roles.sentiment import CONTEXT_CLOSE
 
 CONTROL = {"<|im_start|>": 256, "<|im_end|>": 257, "<|endoftext|>": 258}
 VOCAB = 259
@@ -44,6 +47,7 @@ class FakeEngine(Engine):
         reply: str = "我在，慢慢说。",
         positive_word: str = "正面",
         negative_word: str = "负面",
+        neutral_word: str = "中性",
     ) -> None:
         self.model_path = "fake.gguf"
         self.n_ctx = 4096
@@ -51,6 +55,8 @@ class FakeEngine(Engine):
         self.reply = reply
         self.pos_first = positive_word.encode()[0]
         self.neg_first = negative_word.encode()[0]
+        self.neu_first = neutral_word.encode()[0]
+        self.scored: list[bytes] = []
         self.prefixes: dict[int, tuple[int, ...]] = {}
         self.evaluated_tokens = 0
         self.generated: list[int] = []
@@ -92,10 +98,15 @@ class FakeEngine(Engine):
         assert prefix.handle in self.prefixes
         self.scored_with.append(prefix.adapter)
         self.evaluated_tokens += len(tokens)
+        text = bytes(t for t in tokens if t < 256)
+        self.scored.append(text)
+        message = text.rpartition(CONTEXT_CLOSE.encode())[2]
+        happy = b"happy" in message
         logits = np.zeros(VOCAB, dtype=np.float32)
-        happy = b"happy" in bytes(t for t in tokens if t < 256)
         logits[self.pos_first if happy else self.neg_first] = 5.0
         logits[self.neg_first if happy else self.pos_first] = 1.0
+        if b"fyi" in message:
+            logits[self.neu_first] = 6.0
         return logits
 
     def generate(

@@ -79,3 +79,21 @@ def test_every_model_command_takes_the_shared_options(command):
     if command in ("analyze", "chat", "info"):
         for flag in ("--sentiment-prompt", "--chat-prompt", "--sentiment-adapter"):
             assert flag in out, (command, flag)
+
+
+def test_respond_reads_the_mood_after_the_previous_user_turn():
+    from moodchat.roles.sentiment import CONTEXT_OPEN
+
+    engine = FakeEngine()
+    bot = Assistant(engine)
+    history = [
+        {"role": "user", "content": "my cat died this morning"},
+        {"role": "assistant", "content": "I'm so sorry."},
+    ]
+    first = next(bot.respond("She was with me for 15 years", history))
+    scored = engine.scored[-1]
+    assert CONTEXT_OPEN.encode() in scored and b"my cat died this morning" in scored
+    assert first.sentiment.context_tokens > 0
+    next(bot.respond("hello"))  # a first message is read alone
+    assert CONTEXT_OPEN.encode() not in engine.scored[-1]
+    assert bot.analyze("She was with me for 15 years").context_tokens == 0

@@ -11,7 +11,11 @@ Contract:
   temperature); the other role's decodes never see it. Naming a prompt version with
   ``"auto"`` chooses that role's prompt-only path.
 - ``analyze(text)`` -> ``Sentiment``; ``analyze_many(texts)`` -> ``list[Sentiment]`` in
-  input order. Invalid text raises ``InputError`` before any model work.
+  input order. Invalid text raises ``InputError`` before any model work. Labels are
+  ``positive`` / ``negative`` / ``neutral`` where the sentiment prompt has a neutral answer
+  (``RoleOptions.labels="binary"``: the seed's two, from the same pass).
+- ``respond`` reads the message's mood in its conversation: the analyst sees the previous
+  user turn of ``history`` (cut to its head and tail) before the message.
 - ``respond(message, history)`` yields one ``SentimentEvent``, then ``TokenEvent``s (whole
   UTF-8 characters), then one ``DoneEvent``. A reply cut by the token limit
   (``finish_reason="length"``) ends at its last complete sentence in ``DoneEvent.reply``
@@ -57,6 +61,7 @@ class RoleOptions:
     chat_prompt: str | None = None
     sentiment_adapter: str | None = None
     chat_adapter: str | None = None
+    labels: str = "three"  # "binary": positive / negative only, from the same pass
     sentiment_max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS
     chat_max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS
     sampling: SamplingParams = field(default_factory=SamplingParams)
@@ -128,6 +133,7 @@ class Assistant:
             _sentiment_prompt_for(opts.sentiment_prompt, self.sentiment_adapter),
             max_input_tokens=opts.sentiment_max_input_tokens,
             adapter=_load(engine, self.sentiment_adapter),
+            labels=opts.labels,
         )
         self.chat = ChatRole(
             engine,
@@ -159,9 +165,12 @@ class Assistant:
         """Sentiment of one text."""
         return self.sentiment.analyze(text)
 
-    def analyze_many(self, texts: Sequence[str]) -> list[Sentiment]:
-        """Sentiment of many texts, batched; same order as ``texts``."""
-        return self.sentiment.analyze_many(texts)
+    def analyze_many(
+        self, texts: Sequence[str], contexts: Sequence[str | None] | None = None
+    ) -> list[Sentiment]:
+        """Sentiment of many texts, batched; same order as ``texts``. ``contexts`` gives
+        each text the previous message it answers (None: read alone)."""
+        return self.sentiment.analyze_many(texts, contexts)
 
     def respond(
         self,
@@ -181,7 +190,7 @@ class Assistant:
 
     def _respond(self, text, turns, max_new_tokens, sampling, should_stop) -> Iterator[Event]:
         start = time.perf_counter()
-        mood = self.sentiment.analyze(text)
+        mood = self.sentiment.analyze(text, context=previous_user_turn(turns))
         yield SentimentEvent(mood)
         reply_start = time.perf_counter()
         pieces: list[str] = []
@@ -260,6 +269,11 @@ def choose_adapter(role: str, engine: Engine, options: RoleOptions) -> AdapterIn
             f"not {prompt!r}; drop --{role}-prompt or pass --{role}-adapter none"
         )
     return info
+
+
+def previous_user_turn(turns: Sequence[Message]) -> str | None:
+    """The latest user turn of a history: the context the analyst reads a message in."""
+    return next((m.content for m in reversed(turns) if m.role == "user"), None)
 
 
 def _load(engine: Engine, adapter: AdapterInfo | None) -> int | None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-Label = Literal["positive", "negative"]
-LABELS: tuple[Label, Label] = ("positive", "negative")
+Label = Literal["positive", "negative", "neutral"]
+# Every label in the order the analyst scores them; binary reading uses the first two.
+LABELS: tuple[Label, Label, Label] = ("positive", "negative", "neutral")
+BINARY_LABELS: tuple[Label, Label] = ("positive", "negative")
+LABEL_SETS = ("three", "binary")  # RoleOptions.labels: neutral included, or the seed's two
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,12 @@ class Message:
 
 @dataclass(frozen=True)
 class Sentiment:
-    """The sentiment analyst's verdict on one text."""
+    """The sentiment analyst's verdict on one text.
+
+    ``probabilities`` has one entry per label read (three, or two when reading binary or
+    with a prompt that has no neutral answer); ``confidence`` is the chosen label's.
+    ``context_tokens`` counts the previous user turn the analyst read before the text.
+    """
 
     label: Label
     confidence: float
@@ -33,6 +41,7 @@ class Sentiment:
     n_tokens: int = 0
     latency_ms: float = 0.0
     crisis: bool = False  # the text speaks of self-harm or suicide (a rule, not the model)
+    context_tokens: int = 0
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of all fields."""

@@ -8,6 +8,7 @@ from fakes import FakeEngine
 from moodchat.prompts import Example, SentimentPrompt, prompt_names, sentiment_prompt
 from moodchat.roles.sentiment import SentimentRole
 from moodchat.template import ChatML
+from moodchat.types import LABELS
 
 ZH = SentimentPrompt(
     name="t/zh",
@@ -78,9 +79,14 @@ def test_release_frees_every_prefix():
 
 
 def test_every_shipped_version_loads_and_has_both_labels():
+    three_way = []
     for name in prompt_names("sentiment"):
         p = sentiment_prompt(name)
         for variant in (p, *(v for _, v in p.languages)):
-            assert set(variant.answers) == {"positive", "negative"}
+            assert set(variant.answers) in ({"positive", "negative"}, set(LABELS))
+            assert variant.labels[:2] == ("positive", "negative")
             assert variant.system
+        if "neutral" in p.labels:
+            three_way.append(name)
         assert p.for_text("你好").answers and p.for_text("hello").answers
+    assert {"a2-adapter", "v10-three-fewshot"} <= set(three_way)

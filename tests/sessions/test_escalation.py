@@ -128,3 +128,13 @@ def test_escalating_session_posts_its_summary_to_the_receiver(tmp_path):
 def test_max_attempts_must_be_positive(bad):
     with pytest.raises(ValueError):
         WebhookNotifier("http://127.0.0.1:1/", max_attempts=bad)
+
+
+def test_a_neutral_message_keeps_the_negative_streak():
+    from moodchat.sessions.protocol import next_streak
+
+    streak = 0
+    for label in ("negative", "neutral", "negative", "neutral"):
+        streak = next_streak(streak, label)
+    assert streak == 2
+    assert next_streak(streak, "positive") == 0

@@ -97,4 +97,7 @@ def test_the_default_recipe_is_the_one_the_shipped_adapter_was_trained_with():
     defaults = dataclasses.asdict(SentimentTrainConfig(model="m", data_dir="d", out="o"))
     local = {*RUN_ONLY, "model", "data_dir", "dev"}  # run-only settings and local paths
     recipe = {k: v for k, v in defaults.items() if k not in local}
-    assert recipe == {k: recorded[k] for k in recipe}
+    # Settings added after the shipped adapter was trained: their defaults are the values
+    # that reproduce how it was trained (no personal corpus).
+    added_later = {"corpus": None, "corpus_repeat": 1, "init_adapter": None}
+    assert recipe == {k: recorded.get(k, added_later.get(k)) for k in recipe}

@@ -110,6 +110,14 @@ def model_options(fn: Callable) -> Callable:
             metavar="PATH|auto|none",
             help="LoRA adapter for the chat role (same choices).",
         ),
+        click.option(
+            "--labels",
+            type=click.Choice(["three", "binary"]),
+            default="three",
+            show_default=True,
+            help="Moods read: positive / negative / neutral (where the sentiment prompt has a "
+            "neutral answer), or binary: the seed's two, from the same pass.",
+        ),
     ]
     return engine_options(apply_options(fn, options))
 
@@ -124,6 +132,7 @@ def options_from(
     chat_prompt=None,
     sentiment_adapter=None,
     chat_adapter=None,
+    labels="three",
 ):
     """The ``ModelOptions`` that the ``model_options`` / ``engine_options`` values describe."""
     from moodchat.assistant import ModelOptions, RoleOptions
@@ -135,6 +144,7 @@ def options_from(
         chat_prompt=chat_prompt,
         sentiment_adapter=sentiment_adapter,
         chat_adapter=chat_adapter,
+        labels=labels,
     )
     return ModelOptions(model, backend, threads, dtype, auto_pull=not no_pull, roles=roles)
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from moodchat.errors import InputError
 from moodchat.types import DoneEvent, Message, SentimentEvent, TokenEvent
 
-MOOD_STYLE = {"positive": "green", "negative": "red"}
+MOOD_STYLE = {"positive": "green", "negative": "red", "neutral": "blue"}
 
 
 def _read(console: Console) -> str | None:

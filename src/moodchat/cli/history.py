@@ -5,8 +5,8 @@ Contract: reads the database (``--db``, else ``$MOODCHAT_DB_PATH``, else the def
 message, oldest first, as a table (time, mood, confidence, text) with the escalation
 state, or as JSON (``--json``: the list of ``{time, label, confidence, text}`` that
 ``GET /v1/sessions/{id}/mood`` returns, ``time`` in Unix seconds). ``--png FILE`` also
-saves a chart: signed mood (+confidence when positive, -confidence when negative) over
-time. A missing database or session is a user error (exit status 2).
+saves a chart: signed mood (+confidence when positive, -confidence when negative, 0 when
+neutral) over time. A missing database or session is a user error (exit status 2).
 """
 
 from __future__ import annotations
@@ -91,15 +91,18 @@ def save_chart(session: str, points: list[MoodPoint], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     times = [datetime.fromtimestamp(p.time) for p in points]
-    values = [p.confidence if p.label == "positive" else -p.confidence for p in points]
-    colors = ["#2e7d32" if v >= 0 else "#c62828" for v in values]
+    sign = {"positive": 1, "negative": -1, "neutral": 0}
+    values = [sign.get(p.label, 0) * p.confidence for p in points]
+    colors = [
+        {"positive": "#2e7d32", "negative": "#c62828"}.get(p.label, "#607d8b") for p in points
+    ]
     fig, ax = plt.subplots(figsize=(8, 3.2), dpi=120)
     try:
         ax.axhline(0, color="#999", linewidth=0.8)
         ax.plot(times, values, color="#607d8b", linewidth=1.2, zorder=1)
         ax.scatter(times, values, c=colors, s=36, zorder=2)
         ax.set_ylim(-1.05, 1.05)
-        ax.set_yticks([-1, 0, 1], ["negative", "", "positive"])
+        ax.set_yticks([-1, 0, 1], ["negative", "neutral", "positive"])
         ax.set_title(f"moodchat: mood of session {session}")
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
         fig.autofmt_xdate()

@@ -221,6 +221,27 @@ def _data_option(folder: str, what: str):
 )
 @click.option("--max-text-tokens", type=int, default=64, show_default=True)
 @click.option(
+    "--prompt",
+    default=None,
+    help="Sentiment prompt version trained for: a1-adapter (two moods) or a2-adapter "
+    "(positive / negative / neutral) (default: the shipped adapter's recipe).",
+)
+@click.option(
+    "--corpus",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The personal corpus written for moodchat (data/personal of a checkout): its "
+    "training split's user turns are trained on, read after their previous turn; its "
+    "held-out split is measured (default: none, the shipped adapter's recipe).",
+)
+@click.option("--corpus-repeat", type=int, default=None, help="Times each corpus turn is used.")
+@click.option(
+    "--init-adapter",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Start from this trained sentiment adapter (same --top-layers and --rank).",
+)
+@click.option(
     "--compute",
     type=click.Choice(["bfloat16", "float32"]),
     default=None,

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from moodchat.evaluation.sentiment import Bin, DatasetResult, PromptResult, report_dict
-from moodchat.types import LABELS
 
 
 def results_from_dict(record: dict) -> list[PromptResult]:
@@ -71,9 +70,9 @@ def _confusions(results: Sequence[PromptResult]) -> list[str]:
                 f"**{r.prompt}** on {d.dataset} (n={d.n}, truncated inputs: {d.truncated}, "
                 f"mean request tokens: {d.mean_request_tokens})",
                 "",
-                "| gold \\ pred | " + " | ".join(LABELS) + " |",
-                "|---|---|---|",
-                *(f"| {g} | " + " | ".join(str(m[g][p]) for p in LABELS) + " |" for g in LABELS),
+                "| gold \\ pred | " + " | ".join(m) + " |",
+                "|---" * (len(m) + 1) + "|",
+                *(f"| {g} | " + " | ".join(str(m[g][p]) for p in m) + " |" for g in m),
                 "",
             ]
     return lines

@@ -2,11 +2,13 @@
 
 Contract:
 - The metric functions are pure and take parallel sequences of labels (``positive`` /
-  ``negative``) and confidences: ``accuracy``, ``macro_f1`` (mean of the two classes' F1;
-  a class never predicted nor present scores 0), ``confusion`` (counts keyed
-  ``gold -> predicted``), ``reliability_bins`` and ``expected_calibration_error`` (equal-width
-  confidence bins over [0, 1]; ECE = sum over bins of ``n_bin / n * |accuracy - mean
-  confidence|``) and ``latency_summary`` (mean, P50, P90, P99 in ms).
+  ``negative`` / ``neutral``) and confidences: ``accuracy``, ``macro_f1`` (mean F1 of
+  positive, negative, and neutral when it is in the gold labels or the predictions; a class
+  never predicted nor present scores 0), ``confusion`` (counts keyed ``gold -> predicted``,
+  over the labels ``labels_seen`` finds), ``reliability_bins`` and
+  ``expected_calibration_error`` (equal-width confidence bins over [0, 1]; ECE = sum over
+  bins of ``n_bin / n * |accuracy - mean confidence|``) and ``latency_summary`` (mean,
+  P50, P90, P99 in ms).
 - ``load_dataset`` reads a CSV/JSONL file through ``moodchat.evaluation.tabular``; rows
   without a usable text or gold label are skipped and counted. ``limit`` keeps an evenly
   spaced subset (every k-th row), so a quick run still covers the whole file.
@@ -34,7 +36,7 @@ from moodchat.inputs import clean_text
 from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import DEFAULT_MAX_INPUT_TOKENS, SentimentRole
 from moodchat.template import ChatML
-from moodchat.types import LABELS
+from moodchat.types import BINARY_LABELS, LABELS
 from moodchat.weights.adapters import AdapterInfo
 
 N_BINS = 10
@@ -48,9 +50,15 @@ def accuracy(gold: Sequence[str], pred: Sequence[str]) -> float:
     return sum(g == p for g, p in zip(gold, pred)) / len(gold)
 
 
+def labels_seen(gold: Sequence[str], pred: Sequence[str]) -> tuple[str, ...]:
+    """Positive and negative, plus neutral when the gold labels or predictions have it."""
+    return LABELS if "neutral" in {*gold, *pred} else BINARY_LABELS
+
+
 def confusion(gold: Sequence[str], pred: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Counts ``matrix[gold][predicted]`` over both labels."""
-    matrix = {g: {p: 0 for p in LABELS} for g in LABELS}
+    """Counts ``matrix[gold][predicted]`` over ``labels_seen``."""
+    labels = labels_seen(gold, pred)
+    matrix = {g: {p: 0 for p in labels} for g in labels}
     for g, p in zip(gold, pred):
         matrix[g][p] += 1
     return matrix
@@ -60,10 +68,10 @@ def macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
     """Unweighted mean of the per-label F1 scores."""
     m = confusion(gold, pred)
     scores = []
-    for lab in LABELS:
+    for lab in m:
         tp = m[lab][lab]
-        fp = sum(m[g][lab] for g in LABELS if g != lab)
-        fn = sum(m[lab][p] for p in LABELS if p != lab)
+        fp = sum(m[g][lab] for g in m if g != lab)
+        fn = sum(m[lab][p] for p in m if p != lab)
         scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
     return sum(scores) / len(scores)
 

@@ -28,6 +28,8 @@ LABEL_ALIASES = {
     "negative": "negative",
     "pos": "positive",
     "neg": "negative",
+    "neutral": "neutral",
+    "neu": "neutral",
 }
 FIELDS = ["row", "text", "label", "confidence", "gold", "error"]
 

@@ -19,7 +19,7 @@ from functools import cache
 from importlib import resources
 
 from moodchat.inputs import language_of
-from moodchat.types import LABELS, Label
+from moodchat.types import BINARY_LABELS, LABELS, Label
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,11 @@ class SentimentPrompt:
     content_free_inputs: tuple[str, ...] = field(default=("N/A",))
     answer_prefix: str = ""
     languages: tuple[tuple[str, SentimentPrompt], ...] = ()
+
+    @property
+    def labels(self) -> tuple[Label, ...]:
+        """The labels this prompt has answer words for, in ``LABELS`` order."""
+        return tuple(lab for lab in LABELS if lab in self.answers)
 
     def answer(self, label: Label) -> str:
         """The word the analyst answers for ``label`` (the one place labels become text)."""
@@ -110,8 +115,10 @@ def sentiment_prompt(name: str | None = None) -> SentimentPrompt:
 
 def _sentiment_variant(key: str, v: dict, over: dict) -> SentimentPrompt:
     merged = v | over
-    if set(merged["answers"]) != set(LABELS):
-        raise ValueError(f"sentiment prompt {key!r} must give answers for {LABELS}")
+    if set(merged["answers"]) not in (set(BINARY_LABELS), set(LABELS)):
+        raise ValueError(
+            f"sentiment prompt {key!r} must give answers for {BINARY_LABELS} or {LABELS}"
+        )
     if float(merged.get("temperature", 1.0)) <= 0:
         raise ValueError(f"sentiment prompt {key!r}: temperature must be positive")
     return SentimentPrompt(

@@ -52,7 +52,7 @@ class SentimentRequest(BaseModel):
 
 
 class SentimentResult(BaseModel):
-    label: Literal["positive", "negative"]
+    label: Literal["positive", "negative", "neutral"]
     confidence: float
     probabilities: dict[str, float]
     truncated: bool

@@ -46,6 +46,11 @@ class ModelSettings(BaseSettings):
     chat_adapter: str | None = Field(
         None, description="Chat LoRA adapter: a path, 'auto' (default) or 'none' (prompt-only)."
     )
+    labels: Literal["three", "binary"] = Field(
+        "three",
+        description="Moods read: positive / negative / neutral (where the sentiment prompt "
+        "has a neutral answer) or binary (the seed's two labels, from the same pass).",
+    )
     auto_pull: bool = Field(
         True, description="Download the default model at startup when it is absent."
     )
@@ -59,6 +64,7 @@ class ModelSettings(BaseSettings):
             chat_prompt=self.chat_prompt,
             sentiment_adapter=self.sentiment_adapter,
             chat_adapter=self.chat_adapter,
+            labels=self.labels,
         )
         return ModelOptions(
             self.model, self.backend, self.threads, self.dtype, self.auto_pull, roles

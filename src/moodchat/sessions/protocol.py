@@ -11,6 +11,9 @@ Contract:
   row (None if unknown). ``on_escalate`` is the hook a store calls when its escalation rule
   fires (a store without a rule never calls it); ``close`` releases the store.
 - Session ids are opaque strings of 1-128 characters from ``[A-Za-z0-9_.-]``.
+- ``next_streak(streak, label)`` is the negative streak after a message, for every store: a
+  negative message adds one, a positive one resets it, a neutral one (an order number, a
+  plain question) leaves it as it was.
 """
 
 from __future__ import annotations
@@ -26,6 +29,13 @@ from moodchat.errors import InputError
 from moodchat.types import Message, Sentiment
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+
+
+def next_streak(streak: int, label: str) -> int:
+    """The negative streak after a message with mood ``label`` (neutral keeps it)."""
+    if label == "negative":
+        return streak + 1
+    return streak if label == "neutral" else 0
 
 
 def check_session_id(session_id: str) -> str:
@@ -113,8 +123,7 @@ class MemorySessionStore:
             s.messages.append(Message("user", text))
             s.moods.append(MoodPoint(time.time(), sentiment.label, sentiment.confidence, text))
             s.state = s.state or SessionState(session_id)
-            negative = sentiment.label == "negative"
-            s.state.negative_streak = s.state.negative_streak + 1 if negative else 0
+            s.state.negative_streak = next_streak(s.state.negative_streak, sentiment.label)
             return SessionState(session_id, s.state.escalated, s.state.negative_streak)
 
     def record_reply(self, session_id: str, text: str) -> None:

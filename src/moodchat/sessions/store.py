@@ -43,7 +43,13 @@ from pathlib import Path
 
 from moodchat.errors import MoodchatError
 from moodchat.sessions.escalation import EscalationRule
-from moodchat.sessions.protocol import EscalationHook, MoodPoint, SessionState, check_session_id
+from moodchat.sessions.protocol import (
+    EscalationHook,
+    MoodPoint,
+    SessionState,
+    check_session_id,
+    next_streak,
+)
 from moodchat.types import Message, Sentiment
 from moodchat.weights.models import moodchat_home
 
@@ -297,7 +303,7 @@ class SqliteSessionStore:
     def _escalation(
         self, session_id: str, row: sqlite3.Row, sentiment: Sentiment, now: float
     ) -> tuple[SessionState, str | None]:
-        streak = row["negative_streak"] + 1 if sentiment.label == "negative" else 0
+        streak = next_streak(row["negative_streak"], sentiment.label)
         escalated = bool(row["escalated"])
         reason = None if escalated else self.rule.check(streak, sentiment)
         if reason is not None:

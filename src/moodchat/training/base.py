@@ -14,8 +14,9 @@ Contract:
 - ``data_records(counts, written, unit)`` is the provenance list of the data files: each
   public file with its sha256 and ``unit`` count, then the file written for this project,
   marked as such.
-- ``fit_lora(config, split, examples, batch_loss, report)`` caches the frozen layers
-  (``cached_lower``), attaches LoRA to the top layers and trains it with
+- ``fit_lora(config, split, examples, batch_loss, report, init_tensors)`` caches the frozen
+  layers (``cached_lower``), attaches LoRA to the top layers (set from ``init_tensors``, a
+  trained adapter's matrices, when given) and trains it with
   ``config``'s epochs, batch size, learning rate, seed and clipping, reporting the stage
   "training"; it returns (PEFT model, epoch losses).
 - ``write_trained_adapter(config, role, ...)`` writes the GGUF adapter with the metadata
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from moodchat.training.export import lora_tensors, write_adapter
+from moodchat.training.export import load_lora_tensors, lora_tensors, write_adapter
 from moodchat.training.layers import SplitModel
 from moodchat.training.lora import BatchLoss, attach_lora, cache_lower, train
 from moodchat.weights.adapters import base_fingerprint
@@ -122,12 +123,22 @@ def cached_lower(
     return cached
 
 
-def fit_lora(config, split: SplitModel, examples: Sequence, batch_loss: BatchLoss, report: Report):
-    """(PEFT model, epoch losses): LoRA on ``split``'s top layers trained on ``examples``."""
+def fit_lora(
+    config,
+    split: SplitModel,
+    examples: Sequence,
+    batch_loss: BatchLoss,
+    report: Report,
+    init_tensors: dict | None = None,
+):
+    """(PEFT model, epoch losses): LoRA on ``split``'s top layers trained on ``examples``,
+    starting from ``init_tensors`` (a trained adapter's matrices) when given."""
     cached = cached_lower(config, split, examples, report)
     peft_model = attach_lora(
         split.model, split.upper_indices, config.rank, config.alpha, config.seed
     )
+    if init_tensors is not None:
+        load_lora_tensors(peft_model, init_tensors, split.n_layers)
     done = [0]
 
     def step_tick(n: int, running: float) -> None:

@@ -8,9 +8,13 @@ Contract:
   ``per_cell`` rows without replacement (one number for every group, or one per group
   name); a cell that has fewer rows gives all of them.
 - ``with_attacks(rows, fraction, rng)`` adds copies of a ``fraction`` of the rows with an
-  injected order or fake template turn appended (or prepended) that asks for the *other*
-  label; each copy keeps its row's true label. The originals are kept.
+  injected order or fake template turn appended (or prepended) that asks for another
+  label (the opposite one; for a neutral row either); each copy keeps its row's true label.
+  The originals are kept.
 - ``split_holdout(rows, n, rng)`` returns (train, holdout) with ``n`` held-out rows.
+- ``corpus_turns(rows)`` turns conversations of the personal corpus
+  (``moodchat.training.corpus``) into one ``LabelledText`` per user turn, labelled
+  ``positive`` / ``negative`` / ``neutral``, with the previous user turn as its ``context``.
 - Everything is seeded by the ``random.Random`` passed in: same seed, same rows, same order.
 """
 
@@ -64,6 +68,8 @@ class LabelledText:
     label: Label
     source: str
     attacked: bool = False
+    context: str | None = None  # the previous user turn, for turns of a conversation
+    hard: str | None = None  # the corpus's kind of hard case, if any
 
 
 def read_labelled(path: str | Path, text_column: str = "text") -> list[LabelledText]:
@@ -97,7 +103,8 @@ def balanced_sample(
 
 def attack(row: LabelledText, rng: random.Random) -> LabelledText:
     """A copy of ``row`` with an order for the opposite label injected; label unchanged."""
-    other = LABELS[1 - LABELS.index(row.label)]
+    other = {"positive": "negative", "negative": "positive"}.get(row.label)
+    other = other or rng.choice(tuple(_ORDERS))
     order = rng.choice(_ORDERS[other])
     text = order.strip() + "\n" + row.text if rng.random() < 0.2 else row.text + order
     return replace(row, text=text, attacked=True)
@@ -120,6 +127,20 @@ def split_holdout(
     order = list(rows)
     rng.shuffle(order)
     return order[n:], order[:n]
+
+
+def corpus_turns(rows: Iterable[dict]) -> list[LabelledText]:
+    """One labelled text per user turn of corpus conversations, with its context."""
+    out: list[LabelledText] = []
+    for row in rows:
+        previous = None
+        for m in row["messages"]:
+            if m["role"] != "user":
+                continue
+            source = f"personal/{row['batch']}"
+            out.append(LabelledText(m["content"], m["label"], source, False, previous, m["hard"]))
+            previous = m["content"]
+    return out
 
 
 def label_counts(rows: Iterable[LabelledText]) -> dict[str, int]:

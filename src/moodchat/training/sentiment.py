@@ -10,9 +10,16 @@ Contract:
   same quantities the role compares, so the read-out, the API and the confidence stay.
 - Data: a seeded, label- and language-balanced sample of the CSVs in ``data_dir``
   (``zh_*.csv`` share the Chinese half, ``en_*.csv`` the English half), the everyday
-  messages written for this project (``training/data/everyday_sentiment.csv``), and
-  attacked copies (``moodchat.training.data.with_attacks``). A held-out slice of the
-  training sample fits the temperature; ``dev`` files are only measured, never trained on.
+  messages written for this project (``training/data/everyday_sentiment.csv``), with
+  ``corpus`` set the user turns of the personal corpus's *training* split
+  (``moodchat.training.corpus``; each read after its previous user turn, as served) repeated
+  ``corpus_repeat`` times, and attacked copies (``moodchat.training.data.with_attacks``).
+  The labels are the prompt's: with a three-answer prompt (``a2-adapter``) the loss is over
+  positive / negative / neutral; with a two-answer one, neutral turns are left out. A
+  held-out slice of the training sample fits the temperature; ``dev`` files and the
+  corpus's held-out split are only measured, never trained on.
+- With ``init_adapter`` the LoRA starts from that trained adapter's matrices (same K and
+  rank), and its provenance is recorded under the data; otherwise it starts fresh.
 - The output is a GGUF LoRA adapter (``moodchat.training.export``) with metadata: base
   sha256/size/fingerprint, prompt version, K, rank, temperature and a provenance record
   (files with sha256, row counts, hyper-parameters, held-out and dev accuracy).
@@ -32,6 +39,7 @@ import torch
 from moodchat.evaluation.sentiment import expected_calibration_error
 from moodchat.prompts import sentiment_prompt
 from moodchat.roles.sentiment import answer_ids, prefix_tokens, request_tokens
+from moodchat.training import corpus
 from moodchat.training.base import (
     Report,
     cached_lower,
@@ -43,6 +51,7 @@ from moodchat.training.base import (
 from moodchat.training.data import (
     LabelledText,
     balanced_sample,
+    corpus_turns,
     label_counts,
     read_labelled,
     split_holdout,
@@ -55,9 +64,11 @@ from moodchat.training.lora import (
     label_loss,
     predict,
 )
-from moodchat.types import LABELS
+from moodchat.weights.adapters import adapter_tensors, read_adapter
+from moodchat.weights.pull import sha256_file
 
 ADAPTER_PROMPT = "a1-adapter"
+THREE_WAY_PROMPT = "a2-adapter"  # the prompt with a neutral answer word
 EVERYDAY_FILE = "everyday_sentiment.csv"
 # The shipped adapter's mix (rows per label): the dev sets' domains weigh most, the
 # product reviews keep the Chinese half broad.
@@ -89,6 +100,9 @@ class SentimentTrainConfig:
     threads: int | None = None
     prompt: str = ADAPTER_PROMPT
     cache_dir: str | None = None  # keep the frozen layers' output here for later runs
+    corpus: str | None = None  # data/personal: its training split's user turns are trained on
+    corpus_repeat: int = 1
+    init_adapter: str | None = None  # start from this trained adapter (same K and rank)
     max_grad_norm: float | None = 1.0
     compute: str = "bfloat16"  # the layers' matrix products (moodchat.training.layers)
 
@@ -116,7 +130,42 @@ def training_rows(config: SentimentTrainConfig, rng: random.Random) -> tuple[lis
     rows += everyday * config.everyday_repeat
     written = (everyday_path(), f"moodchat/training/data/{EVERYDAY_FILE}", len(everyday))
     records = data_records({f: len(groups[f.name]) for f in files}, written, "rows")
+    if config.corpus:
+        directory = Path(config.corpus)
+        turns = corpus_turns(corpus.split(corpus.load_corpus(directory), directory)[0])
+        rows += turns * config.corpus_repeat
+        records.append(corpus_record(Path(config.corpus), len(turns)))
     return rows, records
+
+
+def corpus_record(directory: Path, n_turns: int) -> dict:
+    """Provenance of the corpus: its batch files with sha256, the turns trained on."""
+    files = sorted((directory / "batches").glob("*.jsonl"))
+    return {
+        "corpus": "data/personal (written for moodchat), training split",
+        "files": {f.name: sha256_file(f) for f in files},
+        "user_turns": n_turns,
+        "written_for_moodchat": True,
+    }
+
+
+def init_record(path: str) -> dict:
+    """Provenance of the adapter a run started from: file, sha256, its own data files."""
+    info = read_adapter(path)
+    return {
+        "init_adapter": Path(path).name,
+        "sha256": sha256_file(Path(path)),
+        "its_data": info.provenance.get("data", []),
+        "its_config": info.provenance.get("config", {}),
+    }
+
+
+def corpus_heldout(config: SentimentTrainConfig) -> list[LabelledText]:
+    """The corpus's held-out user turns (measured, never trained on); none without corpus."""
+    if not config.corpus:
+        return []
+    directory = Path(config.corpus)
+    return corpus_turns(corpus.split(corpus.load_corpus(directory), directory)[1])
 
 
 class _Sequences:
@@ -127,9 +176,13 @@ class _Sequences:
         self.prefix = prefix_tokens(template, prompt)
         self.label_ids = answer_ids(engine, prompt)
 
+    def usable(self, rows: Sequence[LabelledText]) -> list[LabelledText]:
+        """The rows whose label the prompt can answer (no neutral for a two-answer one)."""
+        return [r for r in rows if r.label in self.prompt.labels]
+
     def example(self, row: LabelledText) -> Example:
-        body, _ = request_tokens(self.template, self.prompt, row.text, self.limit)
-        return Example(tuple(self.prefix + body), LABELS.index(row.label))
+        body, _ = request_tokens(self.template, self.prompt, row.text, self.limit, row.context)
+        return Example(tuple(self.prefix + body), self.prompt.labels.index(row.label))
 
 
 def _metrics(scores: torch.Tensor, targets: Sequence[int], temperature: float) -> dict:
@@ -144,7 +197,7 @@ def _metrics(scores: torch.Tensor, targets: Sequence[int], temperature: float) -
 
 
 def _measure(config, split, seqs, rows, report, stage) -> tuple[torch.Tensor, list[int]]:
-    examples = [seqs.example(r) for r in rows]
+    examples = [seqs.example(r) for r in seqs.usable(rows)]
     cached = cached_lower(config, split, examples, report, stage=stage, store=False)
     scores = predict(split, examples, cached, seqs.label_ids)
     return scores, [e.target for e in examples]
@@ -161,6 +214,12 @@ def _calibrate_and_measure(config, split, seqs, holdout, report) -> tuple[float,
             config, split, seqs, read_labelled(path), report, f"measuring {name}"
         )
         evaluation[name] = _metrics(dev_scores, dev_targets, temperature)
+    heldout = corpus_heldout(config)
+    if heldout:
+        c_scores, c_targets = _measure(
+            config, split, seqs, heldout, report, "measuring the corpus's held-out split"
+        )
+        evaluation["personal_heldout"] = _metrics(c_scores, c_targets, temperature)
     return temperature, evaluation
 
 
@@ -170,15 +229,18 @@ def train_sentiment(config: SentimentTrainConfig, report: Report) -> dict:
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     rows, records = training_rows(config, rng)
-    train_rows, holdout = split_holdout(rows, config.holdout, rng)
-    train_rows = with_attacks(train_rows, config.attack_fraction, rng)
     engine, template = load_base(config)
     prompt = sentiment_prompt(config.prompt)
     seqs = _Sequences(engine, template, prompt, config.max_text_tokens)
+    train_rows, holdout = split_holdout(seqs.usable(rows), config.holdout, rng)
+    train_rows = with_attacks(train_rows, config.attack_fraction, rng)
     split = SplitModel(engine.model, config.top_layers, config.compute)
     examples = [seqs.example(r) for r in train_rows]
     loss = label_loss(split, seqs.label_ids)
-    peft_model, losses = fit_lora(config, split, examples, loss, report)
+    init = adapter_tensors(config.init_adapter) if config.init_adapter else None
+    if config.init_adapter:
+        records.append(init_record(config.init_adapter))
+    peft_model, losses = fit_lora(config, split, examples, loss, report, init)
     temperature, evaluation = _calibrate_and_measure(config, split, seqs, holdout, report)
     return write_trained_adapter(
         config, "sentiment", prompt_name=prompt.name, temperature=temperature,

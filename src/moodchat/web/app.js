@@ -124,6 +124,15 @@ function addMood(mood, text) {
   drawTimeline();
 }
 
+const MOOD_CLASS = { positive: "pos", negative: "neg", neutral: "neu" };
+
+// Up for positive, down for negative, on the axis for neutral (no feeling to plot).
+function moodValue(m) {
+  if (m.label === "positive") return m.confidence;
+  if (m.label === "negative") return -m.confidence;
+  return 0;
+}
+
 function drawTimeline() {
   const svg = $("timeline");
   const ns = "http://www.w3.org/2000/svg";
@@ -136,7 +145,7 @@ function drawTimeline() {
     .forEach(([k, v]) => axis.setAttribute(k, v));
   svg.append(axis);
   const pts = state.moods.map((m, i) => {
-    const v = m.label === "positive" ? m.confidence : -m.confidence;
+    const v = moodValue(m);
     const x = n === 1 ? W / 2 : pad + (i * (W - 2 * pad)) / (n - 1);
     return [x, H / 2 - v * (H / 2 - pad), m];
   });
@@ -148,16 +157,17 @@ function drawTimeline() {
   }
   for (const [x, y, m] of pts) {
     const dot = document.createElementNS(ns, "circle");
-    Object.entries({ cx: x, cy: y, r: n > 40 ? 2.5 : 4.5, class: m.label === "positive" ? "pos" : "neg" })
+    Object.entries({ cx: x, cy: y, r: n > 40 ? 2.5 : 4.5, class: MOOD_CLASS[m.label] || "neu" })
       .forEach(([k, v]) => dot.setAttribute(k, v));
     const title = document.createElementNS(ns, "title");
     title.textContent = `${m.label} ${Math.round(m.confidence * 100)}%: ${m.text.slice(0, 60)}`;
     dot.append(title);
     svg.append(dot);
   }
-  const neg = state.moods.filter((m) => m.label === "negative").length;
+  const count = (label) => state.moods.filter((m) => m.label === label).length;
   svg.setAttribute("aria-label", n
-    ? `${n} messages: ${n - neg} positive, ${neg} negative; latest ${state.moods[n - 1].label}`
+    ? `${n} messages: ${count("positive")} positive, ${count("negative")} negative, ` +
+      `${count("neutral")} neutral; latest ${state.moods[n - 1].label}`
     : "No messages yet");
 }
 
