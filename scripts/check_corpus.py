@@ -4,6 +4,7 @@
     python scripts/check_corpus.py FILE.jsonl ...  # just these files (writers, before handing in)
     python scripts/check_corpus.py --assign        # place new rows in the held-out / training split
     python scripts/check_corpus.py --markdown      # the taxonomy with counts, for the README
+    python scripts/check_corpus.py --drop-duplicates  # drop the later row of each near-duplicate
 
 Prints every error and near-duplicate pair, then the counts; exits 1 when anything fails.
 """
@@ -11,6 +12,7 @@ Prints every error and near-duplicate pair, then the counts; exits 1 when anythi
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -25,6 +27,20 @@ except ImportError:  # not installed yet: the checker module needs only the stan
     corpus = importlib.util.module_from_spec(_spec)
     sys.modules["moodchat_corpus"] = corpus
     _spec.loader.exec_module(corpus)
+
+
+def drop_later_duplicates(directory: Path) -> None:
+    """Remove, file by file, the later conversation of every near-duplicate pair."""
+    files = sorted((directory / "batches").glob("*.jsonl"))
+    rows = corpus.read_rows(files)
+    report = corpus.check_corpus(rows, corpus.load_situations(directory), directory)
+    drop = {later.split(": ", 1)[0] for _, later, _ in report.duplicates}
+    for f in files:
+        lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [ln for ln in lines if not ln.strip() or json.loads(ln).get("id") not in drop]
+        if len(kept) != len(lines):
+            f.write_text("".join(kept), encoding="utf-8")
+    print(f"dropped {len(drop)} conversations: {', '.join(sorted(drop))}")
 
 
 def print_markdown(rows: list[dict], situations: dict[str, str]) -> None:
@@ -50,9 +66,17 @@ def main() -> int:
         "--assign", action="store_true", help="place rows that are in no split yet (10%% held out)"
     )
     parser.add_argument("--markdown", action="store_true", help="print the counts table only")
+    parser.add_argument(
+        "--drop-duplicates",
+        action="store_true",
+        help="rewrite the batch files without the later conversation of each near-duplicate pair",
+    )
     args = parser.parse_args()
     directory = corpus.corpus_dir()
     rows = corpus.read_rows(args.files) if args.files else corpus.load_corpus(directory)
+    if args.drop_duplicates:
+        drop_later_duplicates(directory)
+        rows = corpus.load_corpus(directory)
     if args.assign:
         corpus.assign_heldout([r for r in rows if "_error" not in r], directory)
     situations = corpus.load_situations(directory)

@@ -161,9 +161,9 @@ class Assistant:
             engine.close()
             raise
 
-    def analyze(self, text: str) -> Sentiment:
-        """Sentiment of one text."""
-        return self.sentiment.analyze(text)
+    def analyze(self, text: str, context: str | None = None) -> Sentiment:
+        """Sentiment of one text (read after ``context``, the message it answers, if given)."""
+        return self.sentiment.analyze(text, context=context)
 
     def analyze_many(
         self, texts: Sequence[str], contexts: Sequence[str | None] | None = None

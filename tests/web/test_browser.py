@@ -201,3 +201,31 @@ def test_error_states(live_server, browser):
     assert page.locator(".msg.user .badge[data-label='negative']").count() == 1
     assert "interrupted" in page.inner_text("#status")
     page.close()
+
+
+def test_a_neutral_mood_gets_its_badge_and_a_dot_on_the_axis(live_server, browser):
+    page = browser.new_page()
+    body = (
+        'event: sentiment\ndata: {"label": "neutral", "confidence": 0.8}\n\n'
+        'event: token\ndata: {"text": "It opens at nine."}\n\n'
+        'event: done\ndata: {"reply": "It opens at nine.", "finish_reason": "stop"}\n\n'
+    )
+    page.route(
+        "**/v1/chat",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
+    )
+    page.goto(live_server + "/")
+    page.wait_for_selector("body[data-ready='true']")
+    send(page, "what time do you open on Sunday?")
+    badge = page.locator(".msg.user .badge[data-label='neutral']")
+    badge.wait_for()
+    assert badge.inner_text().startswith("neutral")
+    colour = badge.evaluate("b => getComputedStyle(b).color")
+    negative = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--neg')")
+    assert colour not in ("", negative)
+    dot = page.locator("#timeline circle.neu")
+    dot.wait_for(state="attached")
+    axis_y = page.locator("#timeline line.axis").get_attribute("y1")
+    assert float(dot.get_attribute("cy")) == float(axis_y)
+    assert "1 neutral" in page.locator("#timeline").get_attribute("aria-label")
+    page.close()

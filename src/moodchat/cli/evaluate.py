@@ -20,7 +20,9 @@ from moodchat.cli.base import engine_options, err_console, load_engine, main, us
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--text-column", default="text", show_default=True)
-@click.option("--label-column", default="label", show_default=True, help="Gold: 1/0 or pos/neg.")
+@click.option(
+    "--label-column", default="label", show_default=True, help="Gold: 1/0, pos/neg or neutral."
+)
 @click.option(
     "--prompt",
     "prompts",
@@ -45,11 +47,18 @@ from moodchat.cli.base import engine_options, err_console, load_engine, main, us
     help="Adapter for the prompt version it was trained with (default auto: the shipped one "
     "when it fits the model).",
 )
+@click.option(
+    "--labels",
+    type=click.Choice(["three", "binary"]),
+    default="three",
+    show_default=True,
+    help="Read three moods where the prompt has a neutral answer, or the binary two.",
+)
 @engine_options
 @user_errors
 def evaluate(
     files, text_column, label_column, prompts, limit, batch_size, max_input_tokens, out_dir,
-    adapter_choice, **engine_kw,
+    adapter_choice, labels, **engine_kw,
 ) -> None:  # fmt: skip
     """Evaluate sentiment prompt versions on labelled CSV/JSONL FILES.
 
@@ -79,6 +88,7 @@ def evaluate(
             batch_size=max(1, batch_size),
             progress=lambda name, n: bar.advance(task, n),
             adapter=adapter,
+            labels=labels,
         )
     meta = {
         "files": [str(f) for f in files],
@@ -88,6 +98,7 @@ def evaluate(
         "threads": engine.n_threads,
         "batch_size": batch_size,
         "max_input_tokens": max_tokens,
+        "labels": labels,
         "default_prompt": default_prompt_name("sentiment"),
         "sentiment_adapter": adapter.to_dict() if adapter else None,
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),

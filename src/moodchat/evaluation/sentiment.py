@@ -245,6 +245,7 @@ def evaluate_prompts(
     batch_size: int = 16,
     progress: Progress | None = None,
     adapter: AdapterInfo | None = None,
+    labels: str = "three",
 ) -> list[PromptResult]:
     """Every prompt version on every dataset, one cached prefix alive at a time.
 
@@ -266,6 +267,7 @@ def evaluate_prompts(
             prompt,
             max_input_tokens=max_input_tokens,
             adapter=handle if with_adapter else None,
+            labels=labels,
         )
         prefix_tokens = role.prefix_tokens()
         try:
