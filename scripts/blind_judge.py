@@ -1,0 +1,156 @@
+"""Blind side-by-side judging of two chat adapters (or an adapter and none).
+
+``play`` answers the same moments with both versions, seeded, and writes to ``--out``:
+``pairs.jsonl`` (shuffled, unlabelled: what the reader gets), ``key.json`` (which version
+is on side 1 of each pair, and what A and B are) and ``verdicts.todo.jsonl`` (one line per
+pair for the reader to fill). The moments are:
+- ``scripts``: every turn of eval-chat's conversation scripts, each version playing its
+  own earlier replies (as a user would meet it); the reader sees the earlier user turns;
+- ``heldout``: user turns of the personal corpus's held-out split (no training read
+  them; not the self-harm situation, which the safety rule answers), each answered after
+  the *written* conversation so far, so both versions see the same history.
+
+``count`` checks a reader's ``verdicts.jsonl`` against the pairs and unblinds it with the
+key: per version the verdicts (sensible / misread / nonsense / hurtful), the bad rate and
+the preferences, overall and per source; written to ``summary.json``. Usage:
+
+    python scripts/blind_judge.py play --a new-chat.gguf --b shipped --out docs/chat-eval/blind-X
+    python scripts/blind_judge.py count docs/chat-eval/blind-X
+
+A version is a chat adapter file, ``shipped`` (the package's adapter) or ``none``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from moodchat import Assistant, RoleOptions
+from moodchat.engine.sampling import SamplingParams
+from moodchat.evaluation.blind import make_pairs, unblind, verdict_errors
+from moodchat.evaluation.chat import load_scripts
+from moodchat.training import corpus
+from moodchat.types import DoneEvent, Message
+
+SKIP_SITUATIONS = frozenset({"self_harm"})
+
+
+def _rank(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def heldout_items(n_conversations: int) -> list[dict]:
+    """User turns of the first ``n`` held-out conversations (by a hash of the id)."""
+    directory = corpus.corpus_dir()
+    _, heldout = corpus.split(corpus.load_corpus(directory), directory)
+    rows = sorted(
+        (r for r in heldout if r["situation"] not in SKIP_SITUATIONS), key=lambda r: _rank(r["id"])
+    )[:n_conversations]
+    items = []
+    for row in rows:
+        msgs = [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
+        for i, m in enumerate(msgs):
+            if m["role"] == "user":
+                items.append(
+                    {"item": f"{row['id']}-t{i}", "source": "heldout", "shown": msgs[:i],
+                     "user": m["content"]}
+                )  # fmt: skip
+    return items
+
+
+def script_items() -> list[dict]:
+    """Every turn of eval-chat's scripts; ``shown`` holds the earlier user turns only."""
+    items = []
+    for conv in load_scripts():
+        users = [t["user"] for t in conv["turns"]]
+        for i, text in enumerate(users):
+            shown = [{"role": "user", "content": u} for u in users[:i]]
+            items.append(
+                {"item": f"{conv['id']}-t{i}", "source": "scripts", "shown": shown, "user": text}
+            )
+    return items
+
+
+def _reply(bot, text: str, history: list[Message], seed: int, max_tokens: int) -> str:
+    done = None
+    sampling = SamplingParams(seed=seed)
+    for event in bot.respond(text, history, max_new_tokens=max_tokens, sampling=sampling):
+        if isinstance(event, DoneEvent):
+            done = event
+    return done.reply if done else ""
+
+
+def play_version(version: str, items: list[dict], seed: int, max_tokens: int) -> list[str]:
+    """One version's reply to every item (scripts: its own earlier replies as history)."""
+    adapter = {"shipped": None}.get(version, version)
+    replies: list[str] = []
+    own: dict[str, list[Message]] = {}
+    with Assistant.load(roles=RoleOptions(chat_adapter=adapter)) as bot:
+        for n, item in enumerate(items):
+            if item["source"] == "scripts":
+                conv = item["item"].rsplit("-t", 1)[0]
+                history = own.setdefault(conv, [])
+                turn = len(history) // 2
+            else:
+                history = [Message(m["role"], m["content"]) for m in item["shown"]]
+                turn = sum(m.role == "user" for m in history)
+            reply = _reply(bot, item["user"], history, seed + turn, max_tokens)
+            if item["source"] == "scripts":
+                history += [Message("user", item["user"]), Message("assistant", reply)]
+            replies.append(reply)
+            print(f"\r{version}: {n + 1}/{len(items)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return replies
+
+
+def _jsonl(rows) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def play(args: argparse.Namespace) -> None:
+    items = script_items() + heldout_items(args.heldout)
+    replies_a = play_version(args.a, items, args.seed, args.max_tokens)
+    replies_b = play_version(args.b, items, args.seed, args.max_tokens)
+    pairs, key = make_pairs(items, replies_a, replies_b, seed=args.seed)
+    key.update({"a": args.a, "b": args.b, "seed": args.seed, "max_tokens": args.max_tokens})
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "pairs.jsonl").write_text(_jsonl(pairs), encoding="utf-8")
+    (args.out / "key.json").write_text(json.dumps(key, indent=1), encoding="utf-8")
+    todo = [{"pair": p["pair"], "reply_1": "", "reply_2": "", "prefer": ""} for p in pairs]
+    (args.out / "verdicts.todo.jsonl").write_text(_jsonl(todo), encoding="utf-8")
+    print(f"{len(pairs)} pairs in {args.out}")
+
+
+def count(args: argparse.Namespace) -> None:
+    read = args.dir / "pairs.jsonl", args.dir / "verdicts.jsonl"
+    pairs, verdicts = ([json.loads(x) for x in p.read_text().splitlines() if x] for p in read)
+    errors = verdict_errors(pairs, verdicts)
+    if errors:
+        sys.exit("verdicts do not match the pairs:\n" + "\n".join(errors[:20]))
+    key = json.loads((args.dir / "key.json").read_text())
+    result = {"a": key["a"], "b": key["b"], **unblind(key, verdicts, pairs)}
+    (args.dir / "summary.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print(json.dumps(result, indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("play", help="answer the moments with both versions, write the pairs")
+    p.add_argument("--a", required=True, help="chat adapter file, 'shipped' or 'none'")
+    p.add_argument("--b", required=True, help="chat adapter file, 'shipped' or 'none'")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--heldout", type=int, default=60, help="held-out conversations")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-tokens", type=int, default=128)
+    c = sub.add_parser("count", help="unblind a reader's verdicts.jsonl")
+    c.add_argument("dir", type=Path)
+    args = parser.parse_args()
+    {"play": play, "count": count}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
