@@ -12,6 +12,9 @@ For the transformers backend and the training code, built offline (no hub downlo
   size 64) with random weights from a fixed seed, saved as an ordinary HF model directory.
 - ``no_chatml_dir``: a tiny Qwen2 model whose byte-level tokenizer has no ChatML tokens.
 - ``hf_assistant``: the real default GGUF through transformers, loaded once per session.
+
+``postgres``: a throwaway PostgreSQL server (``tests/pgserver.py``) for the session stores
+and the server's shared sessions, started once per test session and removed after it.
 """
 
 from __future__ import annotations
@@ -205,3 +208,18 @@ def tiny_chat_dir(tmp_path_factory):
         lines = [json.dumps(r, ensure_ascii=False) for r in rows * 3]
         (out / name).write_text("\n".join(lines) + "\n", "utf-8")
     return out
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server in a temporary folder; ``new_database()`` per test."""
+    from pgserver import PostgresServer
+
+    server = PostgresServer()
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        server.remove()

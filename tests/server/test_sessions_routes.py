@@ -157,3 +157,55 @@ def test_page_is_public_and_self_contained_but_the_api_needs_the_key(tmp_path):
     for body in bodies:  # nothing fetched from another origin (the SVG namespace is a name)
         urls = set(re.findall(r"(?:https?:)?//[\w.-]+\.\w+", body))
         assert urls <= {"http://www.w3.org"}, urls
+
+
+def test_two_replicas_on_one_postgres_database_see_the_same_sessions(postgres):
+    from moodchat.sessions.postgres import PostgresSessionStore
+
+    url = postgres.new_database()
+    settings = ServerSettings(database_url=url, escalate_after_negative=2)
+    a = create_app(settings, assistant=Assistant(FakeEngine()))
+    b = create_app(settings, assistant=Assistant(FakeEngine()))
+    assert isinstance(server_state(a).sessions, PostgresSessionStore)
+    with TestClient(a) as ca, TestClient(b) as cb:
+        assert say(ca, "shared-1", "my parcel is late")[-1][1]["escalated"] is False
+        assert say(cb, "shared-1", "still nothing")[-1][1]["escalated"] is True  # one streak
+        seen = cb.get("/v1/sessions/shared-1").json()
+        assert [m["content"] for m in seen["messages"]][::2] == [
+            "my parcel is late",
+            "still nothing",
+        ]
+        assert (
+            ca.get("/v1/sessions/shared-1/mood").json()
+            == cb.get("/v1/sessions/shared-1/mood").json()
+        )
+        assert cb.delete("/v1/sessions/shared-1").status_code == 204
+        assert ca.get("/v1/sessions/shared-1").status_code == 404
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused():
+    from moodchat.sessions.store import StoreError
+
+    with pytest.raises(StoreError, match="postgresql://"):
+        create_app(ServerSettings(database_url="mysql://x/y"), assistant=Assistant(FakeEngine()))
+
+
+def test_a_lost_postgres_connection_is_a_json_503_and_the_next_request_works(postgres):
+    import psycopg
+
+    url = postgres.new_database()
+    name = url.rsplit("/", 1)[1]
+    app = create_app(ServerSettings(database_url=url), assistant=Assistant(FakeEngine()))
+    with TestClient(app) as client, psycopg.connect(postgres.url(), autocommit=True) as admin:
+        say(client, "pg-down", "hello there")
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        resp = client.get("/v1/sessions/pg-down")
+        assert resp.status_code == 503 and resp.json()["error"]["code"] == "store_error"
+        assert "Retry-After" in resp.headers
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert client.get("/v1/sessions/pg-down").status_code == 200
+        assert say(client, "pg-down", "back again")[-1][0] == "done"
+        assert len(client.get("/v1/sessions/pg-down").json()["messages"]) == 4

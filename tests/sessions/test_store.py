@@ -1,4 +1,5 @@
-"""SqliteSessionStore: schema migrations, round trips, escalation state, concurrency."""
+"""Session stores: SQLite's schema migrations; then, on SQLite and PostgreSQL alike (the
+``make_store`` fixture), round trips across a reopen, escalation state, concurrency."""
 
 from __future__ import annotations
 
@@ -18,10 +19,8 @@ POS = Sentiment("positive", 0.9)
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = SqliteSessionStore(tmp_path / "db" / "moodchat.db")
-    yield s
-    s.close()
+def store(make_store):
+    return make_store()
 
 
 def test_fresh_database_is_migrated_to_the_latest_version_in_wal_mode(tmp_path):
@@ -64,16 +63,15 @@ def test_migrating_twice_is_a_no_op(tmp_path):
     conn.close()
 
 
-def test_history_and_mood_round_trip_across_reopen(tmp_path):
-    path = tmp_path / "rt.db"
-    with SqliteSessionStore(path) as s:
+def test_history_and_mood_round_trip_across_reopen(make_store):
+    with make_store() as s:
         protocol: SessionStore = s  # the static check; at run time, the method names
         assert all(callable(getattr(protocol, n)) for n in SessionStore.__dict__ if n[0] != "_")
         state = s.record_user("a-1", "I lost my keys", NEG)
         assert (state.session_id, state.escalated, state.negative_streak) == ("a-1", False, 1)
         s.record_reply("a-1", "That sounds stressful.")
         s.record_user("a-1", "found them, happy", POS)
-    with SqliteSessionStore(path) as s:
+    with make_store() as s:
         assert s.history("a-1") == [
             Message("user", "I lost my keys"),
             Message("assistant", "That sounds stressful."),
@@ -123,10 +121,9 @@ def test_invalid_session_ids_are_refused(store):
             store.history(bad)
 
 
-def test_escalation_is_stored_sticky_and_hooked_once(tmp_path):
+def test_escalation_is_stored_sticky_and_hooked_once(make_store):
     seen = []
-    path = tmp_path / "esc.db"
-    with SqliteSessionStore(path, rule=EscalationRule(2), on_escalate=seen.append) as s:
+    with make_store(rule=EscalationRule(2), on_escalate=seen.append) as s:
         assert not s.record_user("c", "bad", NEG).escalated
         assert s.record_user("c", "worse", NEG).escalated
         assert s.record_user("c", "ok now", POS).escalated  # sticky
@@ -138,7 +135,7 @@ def test_escalation_is_stored_sticky_and_hooked_once(tmp_path):
     assert "2 negative messages in a row" in summary["reason"]
     assert [m["content"] for m in summary["messages"]] == ["bad", "worse"]
     assert summary["messages"][1]["label"] == "negative"
-    with SqliteSessionStore(path) as s:
+    with make_store() as s:
         info = s.info("c")
         assert info["escalated"] is True and info["escalation_reason"] == summary["reason"]
 
@@ -153,9 +150,8 @@ def test_a_failing_hook_does_not_lose_the_message(store):
     assert store.history("h") == [Message("user", "terrible")]
 
 
-def test_concurrent_writers_threads_and_two_connections(tmp_path):
-    path = tmp_path / "conc.db"
-    a, b = SqliteSessionStore(path), SqliteSessionStore(path)
+def test_concurrent_writers_threads_and_two_connections(make_store):
+    a, b = make_store(), make_store()
     errors = []
 
     def write(s, name):
@@ -177,5 +173,21 @@ def test_concurrent_writers_threads_and_two_connections(tmp_path):
         assert len(hist) == 50
         assert [m.content for m in hist[::2]] == [f"s{k} {i}" for i in range(25)]
         assert len(b.mood(f"s{k}")) == 25
-    a.close()
-    b.close()
+
+
+def test_two_stores_on_one_session_keep_one_streak_and_escalate_once(make_store):
+    seen = []
+    a = make_store(rule=EscalationRule(after_negative=5), on_escalate=seen.append)
+    b = make_store(rule=EscalationRule(after_negative=5), on_escalate=seen.append)
+
+    def write(s, name):
+        for i in range(20):
+            s.record_user("shared", f"{name} {i}", NEG)
+
+    threads = [threading.Thread(target=write, args=(s, n)) for s, n in ((a, "a"), (b, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert a.info("shared")["negative_streak"] == 40
+    assert len(seen) == 1 and b.info("shared")["escalated"] is True

@@ -9,15 +9,16 @@ Contract:
   oldest first (404 as above). ``DELETE /v1/sessions/{id}`` -> 204, or 404.
 - An invalid id is 422 ``invalid_session_id``. Every route needs the API key when one is
   set (the ``Guard`` middleware); store calls run in worker threads.
-- ``open_session_store(settings)`` is the app's default store: ``SqliteSessionStore`` at
-  ``settings.db_path`` (default ``moodchat_home()/moodchat.db``) with the escalation rule
-  of the settings. ``install(app)`` (called by ``create_app``) attaches a
+- ``open_session_store(settings)`` is the app's default store: ``PostgresSessionStore`` at
+  ``settings.database_url`` when set (sessions every replica sees), else
+  ``SqliteSessionStore`` at ``settings.db_path`` (default ``moodchat_home()/moodchat.db``),
+  with the escalation rule of the settings. ``install(app)`` (called by ``create_app``) attaches a
   ``WebhookNotifier`` when ``settings.webhook_url`` is set and the store has an
   ``on_escalate`` hook free, exports escalation and webhook counters to ``/metrics``, and
   flushes (bounded) and closes the notifier, and the store when the app opened it, at
   shutdown.
 Works with any ``SessionStore``; the richer fields (times, escalation) come from stores
-that have ``messages()`` / ``info()`` (``SqliteSessionStore``).
+that have ``messages()`` / ``info()`` (the SQLite and PostgreSQL stores).
 """
 
 from __future__ import annotations
@@ -55,7 +56,17 @@ def escalation_rule(settings) -> EscalationRule:
 
 
 def open_session_store(settings):
-    """The default ``SessionStore``: SQLite at ``settings.db_path`` with the rule."""
+    """The app's ``SessionStore`` with the rule: PostgreSQL at ``settings.database_url``
+    when set, else SQLite at ``settings.db_path``."""
+    from moodchat.sessions.store import StoreError
+
+    url = settings.database_url
+    if url:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise StoreError("database_url must be a postgresql:// URL")
+        from moodchat.sessions.postgres import PostgresSessionStore
+
+        return PostgresSessionStore(url, rule=escalation_rule(settings))
     from moodchat.sessions.store import SqliteSessionStore
 
     return SqliteSessionStore(settings.db_path or None, rule=escalation_rule(settings))

@@ -143,6 +143,11 @@ class ServerSettings(ModelSettings):
         description="SQLite file keeping sessions and moods (default: moodchat.db in "
         "MOODCHAT_HOME).",
     )
+    database_url: str | None = Field(
+        None,
+        description="postgresql://user:pass@host:port/db keeps sessions in PostgreSQL, "
+        "shared by every replica (needs the postgres extra); unset: SQLite at db_path.",
+    )
     escalate_after_negative: int = Field(
         3,
         ge=0,

@@ -102,6 +102,20 @@ class StoreError(MoodchatError):
     code = "store_error"
 
 
+def summary_of(store, session_id: str, n_messages: int = SUMMARY_MESSAGES) -> dict:
+    """What the escalation webhook receives about a session of ``store`` (any backend)."""
+    info = store.info(session_id) or {"session_id": session_id}
+    recent = store.messages(session_id, limit=n_messages)
+    return {
+        "event": "session.escalated",
+        "session_id": session_id,
+        "reason": info.get("escalation_reason"),
+        "escalated_at": info.get("escalated_at"),
+        "negative_streak": info.get("negative_streak"),
+        "messages": [{k: v for k, v in m.items() if k != "id"} for m in recent],
+    }
+
+
 def default_db_path() -> Path:
     """Where sessions are kept unless told otherwise."""
     return moodchat_home() / DB_NAME
@@ -266,16 +280,7 @@ class SqliteSessionStore:
 
     def summary(self, session_id: str, n_messages: int = SUMMARY_MESSAGES) -> dict:
         """What the escalation webhook receives about a session."""
-        info = self.info(session_id) or {"session_id": session_id}
-        recent = self.messages(session_id, limit=n_messages)
-        return {
-            "event": "session.escalated",
-            "session_id": session_id,
-            "reason": info.get("escalation_reason"),
-            "escalated_at": info.get("escalated_at"),
-            "negative_streak": info.get("negative_streak"),
-            "messages": [{k: v for k, v in m.items() if k != "id"} for m in recent],
-        }
+        return summary_of(self, session_id, n_messages)
 
     def close(self) -> None:
         """Close the database connection."""
