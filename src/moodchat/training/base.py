@@ -76,6 +76,17 @@ def base_identity(model: str) -> dict:
     }
 
 
+def corpus_record(directory: Path, count: int, unit: str = "user_turns") -> dict:
+    """Provenance of the personal corpus: its batch files with sha256, what was used."""
+    files = sorted((Path(directory) / "batches").glob("*.jsonl"))
+    return {
+        "corpus": "data/personal (written for moodchat), training split",
+        "files": {f.name: sha256_file(f) for f in files},
+        unit: count,
+        "written_for_moodchat": True,
+    }
+
+
 def data_records(counts: dict[Path, int], written: tuple[Path, str, int], unit: str) -> list:
     """Provenance of the data files: public ones, then the one written for moodchat."""
     records = [{"file": f.name, "sha256": sha256_file(f), unit: n} for f, n in counts.items()]

@@ -32,9 +32,11 @@ import torch
 
 from moodchat.prompts import chat_prompt
 from moodchat.roles.chat import chat_prefix_tokens
+from moodchat.training import corpus
 from moodchat.training.base import (
     Report,
     cached_lower,
+    corpus_record,
     data_records,
     fit_lora,
     load_base,
@@ -48,8 +50,11 @@ from moodchat.training.conversations import (
 )
 from moodchat.training.layers import SplitModel
 from moodchat.training.lora import TokenExample, mean_loss, token_loss
+from moodchat.types import Message
 
 ADAPTER_PROMPT = "c1-adapter"
+# answered by the safety rule, not by a learned reply (the corpus labels them for its tests)
+REPLY_EXCLUDED = frozenset({"self_harm", "hopelessness"})
 EVERYDAY_FILE = "everyday_chat.jsonl"
 
 
@@ -76,6 +81,13 @@ class ChatTrainConfig:
     prompt: str = ADAPTER_PROMPT
     cache_dir: str | None = None
     max_grad_norm: float | None = 1.0
+    compute: str = "float32"  # the layers' matrix products (moodchat.training.layers)
+    corpus: str | None = None  # data/personal: its training split's conversations
+    corpus_repeat: int = 1
+    preference: str | None = None  # data/preference: a DPO stage after the replies
+    preference_epochs: int = 1
+    preference_beta: float = 0.1
+    preference_lr: float = 5e-5
 
 
 def everyday_chat_path() -> Path:
@@ -103,7 +115,33 @@ def chat_conversations(
     written = (everyday_chat_path(), f"moodchat/training/data/{EVERYDAY_FILE}", len(everyday))
     counts = {f: len(public[f.name]) for f in files}
     records = data_records(counts, written, "conversations")
+    if config.corpus:
+        train_rows, _ = corpus.split(corpus.load_corpus(Path(config.corpus)), Path(config.corpus))
+        written_convs = corpus_conversations(train_rows)
+        mix += written_convs * config.corpus_repeat
+        rng.shuffle(mix)
+        records.append(corpus_record(Path(config.corpus), len(written_convs), "conversations"))
     return mix, records
+
+
+def corpus_conversations(rows) -> list[Conversation]:
+    """The corpus's conversations as reply targets (not the safety rule's situations)."""
+    out = []
+    for row in rows:
+        if row["situation"] in REPLY_EXCLUDED:
+            continue
+        msgs = tuple(Message(m["role"], m["content"]) for m in row["messages"])
+        if len(msgs) >= 2 and len(msgs) % 2 == 0:
+            out.append(Conversation(msgs, row["lang"], f"personal/{row['batch']}"))
+    return out
+
+
+def corpus_heldout(config: ChatTrainConfig) -> list[Conversation]:
+    """The corpus's held-out conversations (measured, never trained on); none without it."""
+    if not config.corpus:
+        return []
+    directory = Path(config.corpus)
+    return corpus_conversations(corpus.split(corpus.load_corpus(directory), directory)[1])
 
 
 class ConversationTokens:
@@ -156,10 +194,22 @@ def train_chat(config: ChatTrainConfig, report: Report) -> dict:
     engine, template = load_base(config)
     prompt = chat_prompt(config.prompt)
     seqs = ConversationTokens(template, prompt, config.max_tokens)
-    split = SplitModel(engine.model, config.top_layers)
+    split = SplitModel(engine.model, config.top_layers, config.compute)
     train_examples = _examples(seqs, train_convs)
     peft_model, losses = fit_lora(config, split, train_examples, token_loss(split), report)
-    measured = _heldout_losses(config, split, peft_model, _examples(seqs, heldout), report)
+    measured = {
+        "holdout": _heldout_losses(config, split, peft_model, _examples(seqs, heldout), report)
+    }
+    personal = _examples(seqs, corpus_heldout(config))
+    if personal:
+        measured["personal_heldout"] = _heldout_losses(config, split, peft_model, personal, report)
+    if config.preference:
+        from moodchat.training.dpo import preference_stage
+
+        measured["preference"], pairs_record = preference_stage(
+            config, split, peft_model, template, prompt, report
+        )
+        records.append(pairs_record)
     return write_trained_adapter(
         config, "chat", prompt_name=prompt.name, temperature=1.0, peft_model=peft_model,
         split=split, started=start, losses=losses, records=records,
@@ -167,5 +217,5 @@ def train_chat(config: ChatTrainConfig, report: Report) -> dict:
         examples=len(train_examples),
         tokens=sum(len(e.tokens) for e in train_examples),
         learned_tokens=sum(len(e.targets) for e in train_examples),
-        measured={"holdout": measured},
+        measured=measured,
     )  # fmt: skip

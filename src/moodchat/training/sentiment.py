@@ -43,6 +43,7 @@ from moodchat.training import corpus
 from moodchat.training.base import (
     Report,
     cached_lower,
+    corpus_record,
     data_records,
     fit_lora,
     load_base,
@@ -136,17 +137,6 @@ def training_rows(config: SentimentTrainConfig, rng: random.Random) -> tuple[lis
         rows += turns * config.corpus_repeat
         records.append(corpus_record(Path(config.corpus), len(turns)))
     return rows, records
-
-
-def corpus_record(directory: Path, n_turns: int) -> dict:
-    """Provenance of the corpus: its batch files with sha256, the turns trained on."""
-    files = sorted((directory / "batches").glob("*.jsonl"))
-    return {
-        "corpus": "data/personal (written for moodchat), training split",
-        "files": {f.name: sha256_file(f) for f in files},
-        "user_turns": n_turns,
-        "written_for_moodchat": True,
-    }
 
 
 def init_record(path: str) -> dict:
