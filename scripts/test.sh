@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 PY="${PYTHON:-python3}"
-echo "== installing moodchat[dev,hf,postgres] with the versions in constraints.txt"
+echo "== installing moodchat[dev,hf,postgres,ray] with the versions in constraints.txt"
 echo "   (llama-cpp-python builds from source the first time, ~6 min; pip caches it)"
-"$PY" -m pip install -q -e ".[dev,hf,postgres]" -c constraints.txt
+"$PY" -m pip install -q -e ".[dev,hf,postgres,ray]" -c constraints.txt
 if ! command -v chromium >/dev/null; then
   echo "== installing Chromium (Debian package 'chromium') for the browser tests"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

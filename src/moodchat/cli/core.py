@@ -43,9 +43,9 @@ def pull(force: bool, wheels: Path | None, verify: bool, verbose: bool) -> None:
 @click.option(
     "--input",
     "-i",
-    "input_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="CSV or JSONL file of texts.",
+    "inputs",
+    multiple=True,
+    help="CSV or JSONL file of texts; with --ray also folders, globs and Parquet, repeatable.",
 )
 @click.option(
     "--column", "-c", default="text", show_default=True, help="Column / key holding the text."
@@ -58,24 +58,51 @@ def pull(force: bool, wheels: Path | None, verify: bool, verbose: bool) -> None:
 @click.option(
     "--output",
     "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
-    help="Write results here (.csv or .jsonl).",
+    help="Write results here (.csv or .jsonl; with --ray a folder).",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "jsonl", "csv"]),
+    type=click.Choice(["table", "jsonl", "csv", "parquet"]),
     default=None,
-    help="Output format (default: table on a terminal, else from --output, else jsonl).",
+    help="Output format (default: table on a terminal, else from --output, else jsonl; "
+    "parquet with --ray only).",
 )
 @click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[auto|ADDRESS]",
+    help="Run on a Ray cluster (needs the ray extra): 'auto' joins the running one, an "
+    "address another one, no value starts a local one. --output is then a folder.",
+)
+@click.option("--actors", type=int, default=2, show_default=True, help="Ray actors (models).")
+@click.option("--threads-per-actor", type=int, default=1, show_default=True)
 @model_options
 @user_errors
-def analyze(texts, input_path, column, label_column, output, fmt, batch_size, **model_kw) -> None:
-    """Label texts positive or negative, with a confidence."""
+def analyze(
+    texts, inputs, column, label_column, output, fmt, batch_size, ray_address, actors,
+    threads_per_actor, **model_kw,
+) -> None:  # fmt: skip
+    """Label texts positive, negative or neutral, with a confidence."""
     from moodchat.evaluation.tabular import accuracy, analyze_rows, read_rows, write_rows
 
+    if ray_address is not None:
+        _analyze_on_ray(inputs, column, output, fmt, batch_size, ray_address, actors,
+                        threads_per_actor, model_kw)  # fmt: skip
+        return
+    if len(inputs) > 1 or (inputs and not Path(inputs[0]).is_file()):
+        raise click.UsageError("without --ray, --input is one CSV or JSONL file")
+    input_path = Path(inputs[0]) if inputs else None
+    if fmt == "parquet":
+        raise click.UsageError("--format parquet needs --ray")
+    if output is not None and output.is_dir():
+        raise click.UsageError(f"--output {output} is a folder; without --ray it is a file")
     if input_path is not None:
         rows = read_rows(input_path, column, label_column)
     elif texts:
@@ -101,6 +128,30 @@ def analyze(texts, input_path, column, label_column, output, fmt, batch_size, **
     if label_column:
         acc, n = accuracy(results)
         err_console.print(f"accuracy {acc:.2%} on {n} labelled rows", highlight=False)
+
+
+def _analyze_on_ray(inputs, column, output, fmt, batch_size, address, actors, threads, model_kw):
+    from moodchat.cli.base import options_from, pull_if_needed
+    from moodchat.scale.batch import RayBatchOptions, analyze_on_ray, input_files
+
+    if not inputs or output is None:
+        raise click.UsageError("--ray needs --input (files, folders or globs) and --output FOLDER")
+    options = RayBatchOptions(
+        column=column, output=str(output), fmt=fmt if fmt in ("csv", "parquet") else "jsonl",
+        address=None if address == "local" else address, actors=actors, threads=threads,
+        batch_size=batch_size, model=options_from(**model_kw),
+    )  # fmt: skip
+    pull_if_needed(options.model)
+    summary = analyze_on_ray(input_files(inputs), options)
+    for bad in summary["bad_rows"]:
+        err_console.print(
+            f"[yellow]{bad['file']} row {bad['row']}:[/yellow] {bad['error']}", highlight=False
+        )
+    err_console.print(
+        f"{summary['rows']} rows, {summary['labels']}, {len(summary['bad_rows'])} bad; "
+        f"wrote {summary['output']}/ ({actors} actors x {threads} threads)",
+        highlight=False,
+    )
 
 
 def _default_format(output: Path | None) -> str:
