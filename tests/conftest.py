@@ -15,6 +15,9 @@ For the transformers backend and the training code, built offline (no hub downlo
 
 ``postgres``: a throwaway PostgreSQL server (``tests/pgserver.py``) for the session stores
 and the server's shared sessions, started once per test session and removed after it.
+``make_store`` (parametrized ``backend``: sqlite, postgres) opens a session store on one
+database per test; call it again to reopen the same database, with ``rule`` /
+``on_escalate``: every backend-agnostic store test runs on both.
 """
 
 from __future__ import annotations
@@ -223,3 +226,36 @@ def postgres():
     finally:
         server.stop()
         server.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_store(backend, request, tmp_path):
+    opened = []
+    if backend == "sqlite":
+        from moodchat.sessions.store import SqliteSessionStore
+
+        path = tmp_path / "db" / "moodchat.db"
+
+        def opener(**kw):
+            return SqliteSessionStore(path, **kw)
+    else:
+        from moodchat.sessions.postgres import PostgresSessionStore
+
+        url = request.getfixturevalue("postgres").new_database()
+
+        def opener(**kw):
+            return PostgresSessionStore(url, **kw)
+
+    def make(**kw):
+        store = opener(**kw)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()

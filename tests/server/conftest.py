@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from fakes import FakeEngine
 from moodchat import Assistant
 from moodchat.server import ServerSettings, create_app
+from moodchat.server.settings import UVICORN_IO
 from moodchat.sessions.protocol import MemorySessionStore
 
 
@@ -64,7 +65,7 @@ def live_server(app) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", **UVICORN_IO))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     for _ in range(500):

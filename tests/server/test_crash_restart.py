@@ -33,6 +33,7 @@ SERVER = textwrap.dedent(
     from fakes import FakeEngine
     from moodchat.assistant import Assistant
     from moodchat.server import ServerSettings, create_app
+    from moodchat.server.settings import UVICORN_IO
 
     class SlowEngine(FakeEngine):
         def generate(self, *args, **kwargs):
@@ -43,7 +44,7 @@ SERVER = textwrap.dedent(
     reply = "I hear you. Tell me more about what happened today; I am listening."
     settings = ServerSettings(db_path=sys.argv[1], escalate_after_negative=0)
     app = create_app(settings, assistant=Assistant(SlowEngine(reply=reply)))
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", **UVICORN_IO)
     """
 )
 

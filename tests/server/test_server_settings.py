@@ -62,8 +62,8 @@ def test_serve_feeds_flags_over_env_into_the_app(monkeypatch):
 
     seen = {}
 
-    def fake_run(app, host, port, log_level):
-        seen.update(app=app, host=host, port=port)
+    def fake_run(app, host, port, log_level, http, loop):
+        seen.update(app=app, host=host, port=port, http=http, loop=loop)
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     monkeypatch.setenv("MOODCHAT_MAX_QUEUE", "5")
@@ -75,6 +75,7 @@ def test_serve_feeds_flags_over_env_into_the_app(monkeypatch):
     assert result.exit_code == 0, result.output
     settings = server_state(seen["app"]).settings
     assert (seen["host"], seen["port"]) == ("127.0.0.1", 8123)
+    assert (seen["http"], seen["loop"]) == ("h11", "asyncio")  # not uvloop/httptools
     assert (settings.api_key, settings.max_queue, settings.auto_pull) == ("abc", 5, False)
 
 

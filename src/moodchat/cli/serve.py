@@ -15,7 +15,7 @@ from collections.abc import Callable
 import click
 
 from moodchat.cli.base import main, user_errors
-from moodchat.server.settings import ServerSettings, default_text
+from moodchat.server.settings import UVICORN_IO, ServerSettings, default_text
 
 
 def _click_type(annotation) -> tuple[object, bool]:
@@ -63,7 +63,9 @@ def serve(**flags) -> None:
     except ValidationError as err:
         raise click.UsageError(_settings_error(err)) from None
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, **UVICORN_IO
+    )
 
 
 def _settings_error(err) -> str:

@@ -185,3 +185,10 @@ def settings_table() -> str:
         default = default_text(field) and f"`{default_text(field)}`"
         rows.append(f"| `{flag}` | `MOODCHAT_{name.upper()}` | {default} | {field.description} |")
     return "\n".join(rows)
+
+
+# The HTTP parser and event loop uvicorn runs the app with. Fixed rather than "auto": with
+# uvloop and httptools installed (Ray Serve's extra pulls them in), uvicorn switches to them
+# and the app no longer saw a client's disconnect mid-stream here (the disconnect tests
+# failed), so generation went on for nobody. h11 on asyncio is what those tests measure.
+UVICORN_IO = {"http": "h11", "loop": "asyncio"}
