@@ -7,7 +7,9 @@ Contract:
   methods as ``SqliteSessionStore``: ``history``, ``record_user``, ``record_reply``,
   ``mood``, ``delete``, ``messages``, ``info``, ``summary``, ``close``. Needs the
   ``postgres`` extra (``pip install 'moodchat[postgres]'``); nothing imports this module
-  unless a ``postgresql://`` URL is configured.
+  unless a ``postgresql://`` URL is configured. What does not depend on the SQL (turns as
+  messages and moods, the summary, the escalation decision, the hook) is
+  ``moodchat.sessions.store.DurableSessionStore``, shared with the SQLite store.
 - Every ``record_*`` call is one committed transaction before it returns (the server's
   default ``synchronous_commit = on``: the commit's WAL is flushed to disk), so a returned
   call is an acknowledged message that survives a kill of the client or the server. A
@@ -24,22 +26,17 @@ Contract:
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 
 from moodchat.sessions.escalation import EscalationRule
 from moodchat.sessions.protocol import (
     EscalationHook,
-    MoodPoint,
     SessionState,
     check_session_id,
-    next_streak,
 )
-from moodchat.sessions.store import SUMMARY_MESSAGES, StoreError, summary_of
-from moodchat.types import Message, Sentiment
-
-log = logging.getLogger(__name__)
+from moodchat.sessions.store import DurableSessionStore, StoreError
+from moodchat.types import Sentiment
 
 MIGRATION_LOCK = 0x6D6F6F64  # "mood": the advisory lock key migrations take
 MIGRATIONS: list[list[str]] = [
@@ -69,12 +66,6 @@ MIGRATIONS: list[list[str]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def _errors():
-    import psycopg
-
-    return (psycopg.Error,)
-
-
 def migrate(conn, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> int:
     """Apply the migrations not yet recorded in ``moodchat_schema``; the new version."""
     from psycopg.rows import tuple_row
@@ -94,7 +85,7 @@ def migrate(conn, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> int:
             cur.execute("INSERT INTO moodchat_schema VALUES (%s)", (version + 1,))
 
 
-class PostgresSessionStore:
+class PostgresSessionStore(DurableSessionStore):
     """A durable ``SessionStore`` with moods and the escalation rule, on PostgreSQL."""
 
     def __init__(
@@ -107,6 +98,7 @@ class PostgresSessionStore:
         timeout_s: float = 10.0,
     ) -> None:
         try:
+            import psycopg
             from psycopg.rows import dict_row
             from psycopg_pool import ConnectionPool
         except ImportError:
@@ -115,6 +107,7 @@ class PostgresSessionStore:
                 "pip install 'moodchat[postgres]'"
             ) from None
         self.url = url
+        self._db_error = psycopg.Error
         self.rule = rule or EscalationRule.never()
         self.on_escalate = on_escalate
         self._pool = ConnectionPool(
@@ -134,16 +127,12 @@ class PostgresSessionStore:
         try:
             with self._pool.connection() as conn, conn.transaction():
                 return work(conn)
-        except _errors() as err:
+        except self._db_error as err:
             raise StoreError(f"session database error: {err}") from None
         except TimeoutError as err:  # the pool had no connection within its timeout
             raise StoreError(f"session database unavailable: {err}") from None
 
     # -- the SessionStore protocol -------------------------------------------------------
-
-    def history(self, session_id: str) -> list[Message]:
-        """All turns of the session, oldest first (empty for an unknown session)."""
-        return [Message(m["role"], m["content"]) for m in self.messages(session_id)]
 
     def record_user(self, session_id: str, text: str, sentiment: Sentiment) -> SessionState:
         """Store a user message and its mood, apply the rule, commit; return the state."""
@@ -160,11 +149,7 @@ class PostgresSessionStore:
             return self._escalation(conn, session_id, row, sentiment, now)
 
         state, reason = self._run(work)
-        if reason is not None and self.on_escalate is not None:
-            try:
-                self.on_escalate(self.summary(session_id))
-            except Exception:  # the message is stored; a failing hook must not undo that
-                log.exception("escalation hook failed for session %s", session_id)
+        self._notify(session_id, reason)
         return state
 
     def record_reply(self, session_id: str, text: str) -> None:
@@ -181,14 +166,6 @@ class PostgresSessionStore:
             )
 
         self._run(work)
-
-    def mood(self, session_id: str) -> list[MoodPoint]:
-        """The mood of every user message, oldest first."""
-        return [
-            MoodPoint(m["time"], m["label"], m["confidence"], m["content"])
-            for m in self.messages(session_id)
-            if m["role"] == "user" and m["label"] is not None
-        ]
 
     def delete(self, session_id: str) -> bool:
         """Forget a session and all its messages; False if there was none."""
@@ -231,26 +208,13 @@ class PostgresSessionStore:
         out["session_id"] = out.pop("id")
         return out
 
-    def summary(self, session_id: str, n_messages: int = SUMMARY_MESSAGES) -> dict:
-        """What the escalation webhook receives about a session."""
-        return summary_of(self, session_id, n_messages)
-
     def close(self) -> None:
         """Close the pool and its connections."""
         self._pool.close()
 
-    def __enter__(self) -> PostgresSessionStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def _escalation(self, conn, session_id: str, row: dict, sentiment: Sentiment, now: float):
-        streak = next_streak(row["negative_streak"], sentiment.label)
-        escalated = bool(row["escalated"])
-        reason = None if escalated else self.rule.check(streak, sentiment)
+        streak, escalated, reason = self.escalation_step(row, sentiment)
         if reason is not None:
-            escalated = True
             conn.execute(
                 "UPDATE sessions SET negative_streak = %s, escalated = TRUE,"
                 " escalation_reason = %s, escalated_at = %s WHERE id = %s",

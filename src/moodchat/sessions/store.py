@@ -6,7 +6,9 @@ Contract:
   ``moodchat_home()/moodchat.db``), brings its schema up to date and implements
   ``moodchat.sessions.protocol.SessionStore``: ``history``, ``record_user``, ``record_reply``,
   ``mood``, ``delete``; plus ``messages`` (turns with their moods and times) and
-  ``info`` (escalation state and timestamps) for the HTTP routes and the CLI.
+  ``info`` (escalation state and timestamps) for the HTTP routes and the CLI. The part
+  above the SQL (``history``, ``mood``, ``summary``, the escalation decision and hook) is
+  ``DurableSessionStore``, which the PostgreSQL store shares.
 - Every ``record_*`` call is one committed transaction before it returns: a returned call
   is an acknowledged message. A file that cannot be opened or is not a database raises
   ``StoreError`` (a ``MoodchatError``); an invalid session id raises ``InputError``.
@@ -102,18 +104,63 @@ class StoreError(MoodchatError):
     code = "store_error"
 
 
-def summary_of(store, session_id: str, n_messages: int = SUMMARY_MESSAGES) -> dict:
-    """What the escalation webhook receives about a session of ``store`` (any backend)."""
-    info = store.info(session_id) or {"session_id": session_id}
-    recent = store.messages(session_id, limit=n_messages)
-    return {
-        "event": "session.escalated",
-        "session_id": session_id,
-        "reason": info.get("escalation_reason"),
-        "escalated_at": info.get("escalated_at"),
-        "negative_streak": info.get("negative_streak"),
-        "messages": [{k: v for k, v in m.items() if k != "id"} for m in recent],
-    }
+class DurableSessionStore:
+    """What the SQLite and PostgreSQL stores share above their SQL: the turns as messages
+    and moods, the webhook summary, the escalation decision and firing its hook.
+
+    A subclass provides ``messages(session_id, limit=None)``, ``info(session_id)``,
+    ``close()`` and, in its own transaction, stores the streak ``escalation_step`` returns.
+    """
+
+    rule: EscalationRule
+    on_escalate: EscalationHook | None
+
+    def history(self, session_id: str) -> list[Message]:
+        """All turns of the session, oldest first (empty for an unknown session)."""
+        return [Message(m["role"], m["content"]) for m in self.messages(session_id)]
+
+    def mood(self, session_id: str) -> list[MoodPoint]:
+        """The mood of every user message, oldest first."""
+        return [
+            MoodPoint(m["time"], m["label"], m["confidence"], m["content"])
+            for m in self.messages(session_id)
+            if m["role"] == "user" and m["label"] is not None
+        ]
+
+    def summary(self, session_id: str, n_messages: int = SUMMARY_MESSAGES) -> dict:
+        """What the escalation webhook receives about a session."""
+        info = self.info(session_id) or {"session_id": session_id}
+        recent = self.messages(session_id, limit=n_messages)
+        return {
+            "event": "session.escalated",
+            "session_id": session_id,
+            "reason": info.get("escalation_reason"),
+            "escalated_at": info.get("escalated_at"),
+            "negative_streak": info.get("negative_streak"),
+            "messages": [{k: v for k, v in m.items() if k != "id"} for m in recent],
+        }
+
+    def escalation_step(self, row, sentiment: Sentiment) -> tuple[int, bool, str | None]:
+        """(new streak, escalated, reason if the rule fires now) from the session's row."""
+        streak = next_streak(row["negative_streak"], sentiment.label)
+        escalated = bool(row["escalated"])
+        reason = None if escalated else self.rule.check(streak, sentiment)
+        return streak, escalated or reason is not None, reason
+
+    def _notify(self, session_id: str, reason: str | None) -> None:
+        """Call the hook after the commit when the rule fired; a failing hook is logged."""
+        if reason is None or self.on_escalate is None:
+            return
+        try:
+            self.on_escalate(self.summary(session_id))
+        except Exception:  # the message is stored; a failing hook must not undo that
+            log.exception("escalation hook failed for session %s", session_id)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def default_db_path() -> Path:
@@ -151,7 +198,7 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]] = MIGR
             raise
 
 
-class SqliteSessionStore:
+class SqliteSessionStore(DurableSessionStore):
     """A durable ``SessionStore`` with moods and the escalation rule, on SQLite."""
 
     def __init__(
@@ -173,10 +220,6 @@ class SqliteSessionStore:
 
     # -- the SessionStore protocol -------------------------------------------------------
 
-    def history(self, session_id: str) -> list[Message]:
-        """All turns of the session, oldest first (empty for an unknown session)."""
-        return [Message(m["role"], m["content"]) for m in self.messages(session_id)]
-
     def record_user(self, session_id: str, text: str, sentiment: Sentiment) -> SessionState:
         """Store a user message and its mood, apply the rule, commit; return the state."""
         check_session_id(session_id)
@@ -195,11 +238,7 @@ class SqliteSessionStore:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-        if reason is not None and self.on_escalate is not None:
-            try:
-                self.on_escalate(self.summary(session_id))
-            except Exception:  # the message is stored; a failing hook must not undo that
-                log.exception("escalation hook failed for session %s", session_id)
+        self._notify(session_id, reason)
         return state
 
     def record_reply(self, session_id: str, text: str) -> None:
@@ -219,14 +258,6 @@ class SqliteSessionStore:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-
-    def mood(self, session_id: str) -> list[MoodPoint]:
-        """The mood of every user message, oldest first."""
-        return [
-            MoodPoint(m["time"], m["label"], m["confidence"], m["content"])
-            for m in self.messages(session_id)
-            if m["role"] == "user" and m["label"] is not None
-        ]
 
     def delete(self, session_id: str) -> bool:
         """Forget a session and all its messages; False if there was none."""
@@ -278,20 +309,10 @@ class SqliteSessionStore:
         out["escalated"] = bool(out["escalated"])
         return out
 
-    def summary(self, session_id: str, n_messages: int = SUMMARY_MESSAGES) -> dict:
-        """What the escalation webhook receives about a session."""
-        return summary_of(self, session_id, n_messages)
-
     def close(self) -> None:
         """Close the database connection."""
         with self._lock:
             self._conn.close()
-
-    def __enter__(self) -> SqliteSessionStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- internals (called with the lock held, inside a transaction) ----------------------
 
@@ -308,11 +329,8 @@ class SqliteSessionStore:
     def _escalation(
         self, session_id: str, row: sqlite3.Row, sentiment: Sentiment, now: float
     ) -> tuple[SessionState, str | None]:
-        streak = next_streak(row["negative_streak"], sentiment.label)
-        escalated = bool(row["escalated"])
-        reason = None if escalated else self.rule.check(streak, sentiment)
+        streak, escalated, reason = self.escalation_step(row, sentiment)
         if reason is not None:
-            escalated = True
             self._conn.execute(
                 "UPDATE sessions SET negative_streak = ?, escalated = 1,"
                 " escalation_reason = ?, escalated_at = ? WHERE id = ?",
