@@ -110,6 +110,13 @@ def training_options(out: str):
         ),
         click.option("--threads", "-t", type=int, default=None),
         click.option(
+            "--compute",
+            type=click.Choice(["bfloat16", "float32"]),
+            default=None,
+            help="The layers' matrix products: bfloat16 (about 3x faster on AVX-512 BF16 "
+            f"CPUs) or exact float32 {recipe}.",
+        ),
+        click.option(
             "--cache-dir",
             type=click.Path(file_okay=False),
             default=None,
@@ -241,13 +248,6 @@ def _data_option(folder: str, what: str):
     default=None,
     help="Start from this trained sentiment adapter (same --top-layers and --rank).",
 )
-@click.option(
-    "--compute",
-    type=click.Choice(["bfloat16", "float32"]),
-    default=None,
-    help="The layers' matrix products: bfloat16 (about 3x faster on AVX-512 BF16 CPUs) "
-    "or exact float32 (default: the shipped adapter's recipe).",
-)
 @user_errors
 def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
     """Train the sentiment role's LoRA adapter and write it as a GGUF adapter file."""
@@ -323,13 +323,6 @@ def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
 @click.option("--preference-epochs", type=int, default=None)
 @click.option("--preference-beta", type=float, default=None, help="DPO beta (default 0.1).")
 @click.option("--preference-lr", type=float, default=None, help="DPO learning rate (default 5e-5).")
-@click.option(
-    "--compute",
-    type=click.Choice(["bfloat16", "float32"]),
-    default=None,
-    help="The layers' matrix products: bfloat16 (about 3x faster on AVX-512 BF16 CPUs) "
-    "or exact float32 (default: the shipped adapter's recipe).",
-)
 @user_errors
 def train_chat_cmd(model, data_dir, out, threads, **hyper):
     """Train the chat role's LoRA adapter and write it as a GGUF adapter file."""
@@ -341,6 +334,7 @@ def train_chat_cmd(model, data_dir, out, threads, **hyper):
     config = training.ChatTrainConfig(
         model=source, data_dir=str(data_dir), out=str(out), threads=threads, **_given(hyper)
     )
+    _warn_if_emulated(config.compute)
     with _progress() as progress:
         meta = training.train_chat(config, _Bars(progress))
     measured = meta["provenance"]["measured"]
