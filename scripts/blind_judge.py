@@ -23,7 +23,6 @@ A version is a chat adapter file, ``shipped`` (the package's adapter) or ``none`
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -38,16 +37,13 @@ from moodchat.types import DoneEvent, Message
 SKIP_SITUATIONS = frozenset({"self_harm"})
 
 
-def _rank(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def heldout_items(n_conversations: int) -> list[dict]:
     """User turns of the first ``n`` held-out conversations (by a hash of the id)."""
     directory = corpus.corpus_dir()
     _, heldout = corpus.split(corpus.load_corpus(directory), directory)
     rows = sorted(
-        (r for r in heldout if r["situation"] not in SKIP_SITUATIONS), key=lambda r: _rank(r["id"])
+        (r for r in heldout if r["situation"] not in SKIP_SITUATIONS),
+        key=lambda r: corpus.hash_rank(r["id"]),
     )[:n_conversations]
     items = []
     for row in rows:

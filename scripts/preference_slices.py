@@ -17,7 +17,6 @@ The writers add the *rejected* reply (data/preference/WRITING.md). Usage:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -25,10 +24,6 @@ from pathlib import Path
 from moodchat.training import corpus
 
 NOT_TARGETS = frozenset({"self_harm", "hopelessness"})
-
-
-def _rank(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def candidate_turns(row: dict) -> list[dict]:
@@ -57,12 +52,12 @@ def candidate_turns(row: dict) -> list[dict]:
 def pick(rows: list[dict], per_stratum: int) -> list[dict]:
     """Up to ``per_stratum`` turns per (situation, language), one per conversation."""
     strata: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for row in sorted(rows, key=lambda r: _rank(r["id"])):
+    for row in sorted(rows, key=lambda r: corpus.hash_rank(r["id"])):
         if row["situation"] in NOT_TARGETS:
             continue
         turns = candidate_turns(row)
         if turns:
-            turn = turns[int(_rank(row["id"] + "/turn"), 16) % len(turns)]
+            turn = turns[int(corpus.hash_rank(row["id"] + "/turn"), 16) % len(turns)]
             strata[(row["situation"], turn["lang"])].append(turn)
     return [t for key in sorted(strata) for t in strata[key][:per_stratum]]
 

@@ -295,8 +295,10 @@ def check_corpus(
     return report
 
 
-def _hash_rank(row_id: str) -> str:
-    return hashlib.sha256(row_id.encode()).hexdigest()
+def hash_rank(key: str) -> str:
+    """A stable, order-free rank for ``key`` (sha256 hex): how rows are picked, never by
+    file order."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def choose_heldout(rows: Iterable[dict]) -> frozenset[str]:
@@ -308,7 +310,7 @@ def choose_heldout(rows: Iterable[dict]) -> frozenset[str]:
     chosen: set[str] = set()
     for ids in strata.values():
         k = max(1, round(len(ids) * HELDOUT_SHARE))
-        chosen.update(sorted(ids, key=_hash_rank)[:k])
+        chosen.update(sorted(ids, key=hash_rank)[:k])
     return frozenset(chosen)
 
 
