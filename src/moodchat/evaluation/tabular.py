@@ -4,8 +4,10 @@ Contract:
 - ``read_rows(path, column, label_column)`` returns one dict per data row, in file order,
   with ``row`` (1-based), ``text`` and optionally ``gold``; a row it cannot use carries an
   ``error`` instead of failing the whole file (bad JSON, missing column, undecodable bytes).
-- ``analyze_rows`` fills ``label`` and ``confidence`` (or ``error``), batching the valid
-  texts through ``Assistant.analyze_many`` and keeping input order.
+- ``usable_texts(texts)`` validates texts (``moodchat.inputs.clean_text``): the usable ones
+  cleaned, an error for each other one; ``analyze_rows`` fills ``label`` and
+  ``confidence`` (or ``error``) with it, batching the valid texts through
+  ``Assistant.analyze_many`` and keeping input order.
 - ``write_rows`` writes ``row, text, label, confidence[, gold][, error]`` as CSV or JSONL.
 """
 
@@ -15,7 +17,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from moodchat.errors import InputError
@@ -78,6 +80,18 @@ def _jsonl_rows(text: str, column: str, label_column: str | None) -> list[dict]:
     return rows
 
 
+def usable_texts(texts: Sequence[object]) -> tuple[list[tuple[int, str]], dict[int, str]]:
+    """``([(index, cleaned text)], {index: error})``: which texts can be read, and why not."""
+    usable: list[tuple[int, str]] = []
+    errors: dict[int, str] = {}
+    for i, text in enumerate(texts):
+        try:
+            usable.append((i, clean_text(text)))
+        except InputError as err:
+            errors[i] = str(err)
+    return usable, errors
+
+
 def analyze_rows(
     bot, rows: list[dict], *, batch_size: int = 16, progress: bool = False
 ) -> list[dict]:
@@ -85,14 +99,11 @@ def analyze_rows(
     from rich.progress import Progress
 
     out = [dict(r) for r in rows]
-    valid: list[tuple[int, str]] = []
-    for i, r in enumerate(out):
-        if r.get("error"):
-            continue
-        try:
-            valid.append((i, clean_text(r["text"])))
-        except InputError as err:
-            r["error"] = str(err)
+    todo = [i for i, r in enumerate(out) if not r.get("error")]
+    usable, errors = usable_texts([out[i]["text"] for i in todo])
+    for k, message in errors.items():
+        out[todo[k]]["error"] = message
+    valid = [(todo[k], text) for k, text in usable]
     with Progress(disable=not progress, console=_stderr_console()) as bar:
         task = bar.add_task("analyzing", total=len(valid))
         for lo in range(0, len(valid), batch_size):

@@ -6,7 +6,7 @@ Contract:
 - ``label_texts(bot, texts)`` is one actor's work on one batch: ``(labels, confidences,
   errors)``, a row whose text is not usable (empty, not a string, too long, undecodable)
   carrying its error and no label, the others read in one ``analyze_many`` call. It is the
-  single-process path's logic (``moodchat.evaluation.tabular.analyze_rows``), so both
+  single-process path's check (``moodchat.evaluation.tabular.usable_texts``), so both
   give the same labels.
 - ``analyze_on_ray(files, options)`` connects to the cluster (``address``: ``"auto"``, a
   ``ray://`` or ``host:port`` address, or ``None`` for a local one), reads the files (one
@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from moodchat.errors import InputError
-from moodchat.inputs import clean_text
+from moodchat.evaluation.tabular import usable_texts
 
 READERS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 WRITERS = {"csv": "write_csv", "jsonl": "write_json", "parquet": "write_parquet"}
@@ -76,13 +76,8 @@ def label_texts(bot, texts: Sequence[object]) -> tuple[list, list, list]:
     """(labels, confidences, errors) for one batch, in order; bad texts get an error."""
     labels: list = [None] * len(texts)
     confs: list = [None] * len(texts)
-    errors: list = [None] * len(texts)
-    valid: list[tuple[int, str]] = []
-    for i, text in enumerate(texts):
-        try:
-            valid.append((i, clean_text(text)))
-        except InputError as err:
-            errors[i] = str(err)
+    valid, bad = usable_texts(texts)
+    errors: list = [bad.get(i) for i in range(len(texts))]
     if valid:
         for (i, _), s in zip(valid, bot.analyze_many([t for _, t in valid])):
             labels[i], confs[i] = s.label, float(s.confidence)
