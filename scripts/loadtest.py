@@ -5,7 +5,8 @@ Contract: only loopback targets (127.0.0.0/8, localhost, ::1) are accepted; the 
 bounded by ``--duration`` (no new request starts after it; requests in flight finish) and
 ``--clients`` threads. With ``--spawn`` it starts ``moodchat serve`` on a free port, waits
 for ``/healthz``, and stops it at the end; otherwise give ``--url`` and, for the memory
-figure, ``--pid`` of the server. It first measures idle sentiment latency (sequential
+figure, ``--pid`` of the server (``--rss-match`` adds processes found by command line,
+such as Ray Serve's replicas). It first measures idle sentiment latency (sequential
 requests, nothing else running; half before and half after the load), then runs the
 mixed load, and prints: counts per
 (kind, status), sentiment and chat latency (median / p90), 5xx count, the server's peak
@@ -22,6 +23,7 @@ import ipaddress
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -176,6 +178,21 @@ def peak_rss_mib(pid: int | None) -> float | None:
     return None
 
 
+def matching_pids(substring: str) -> list[int]:
+    """Processes whose command line contains ``substring`` (Ray names its replicas so)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if substring in cmdline and "--rss-match" not in cmdline:
+                found.append(int(entry))
+    return sorted(found)
+
+
 def summary(res: Results, idle: list[float], pid: int | None, wall: float) -> dict:
     server_errors = sum(n for (_, s), n in res.statuses.items() if s >= 500 and s != 503)
     unexpected = sum(n for (_, s), n in res.statuses.items() if s not in ALLOWED)
@@ -243,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
         help="extra flag for the spawned server, e.g. --serve-arg=--max-queue=2",
     )
     p.add_argument("--pid", type=int, default=None, help="server pid (for peak RSS)")
+    p.add_argument(
+        "--rss-match",
+        default=None,
+        help="also the peak RSS of every process whose command line contains this, e.g. "
+        "ServeReplica:moodchat:MoodchatModel for the Ray Serve replicas",
+    )
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--duration", type=float, default=120.0)
     p.add_argument("--chat-share", type=float, default=0.5)
@@ -266,10 +289,14 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.monotonic() - start
         idle += idle_sentiment(url, args.idle_samples)
         out = summary(res, idle, pid, wall)
+        if args.rss_match:
+            out["matched_peak_rss_mib"] = {
+                str(p): peak_rss_mib(p) for p in matching_pids(args.rss_match)
+            }
     finally:
         if proc is not None:
-            proc.terminate()
-            proc.wait(30)
+            proc.send_signal(signal.SIGINT)  # as Ctrl-C: a Ray server takes its cluster down
+            proc.wait(60)
     print(json.dumps(out, indent=2, ensure_ascii=False))
     if args.json:
         with open(args.json, "w") as f:

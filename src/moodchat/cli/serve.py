@@ -4,6 +4,8 @@ Contract: the command's options are generated from ``ServerSettings`` (one ``--f
 field, its description as help); a flag that is given overrides the ``MOODCHAT_*``
 environment variable, which overrides the default. It builds ``create_app(settings)`` and
 hands it to ``uvicorn.run``; the model loads in the background (``/healthz`` says when).
+With ``--ray`` it deploys the same app as model replicas on Ray Serve instead
+(``moodchat.scale.serve``).
 """
 
 from __future__ import annotations
@@ -62,10 +64,23 @@ def serve(**flags) -> None:
         settings = ServerSettings(**given)
     except ValidationError as err:
         raise click.UsageError(_settings_error(err)) from None
+    if settings.ray:
+        _serve_on_ray(settings)
+        return
     app = create_app(settings)
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_level=settings.log_level, **UVICORN_IO
     )
+
+
+def _serve_on_ray(settings: ServerSettings) -> None:
+    try:
+        from moodchat.scale.serve import serve_on_ray
+    except ImportError as err:
+        raise click.UsageError(
+            f"--ray needs the ray extra (pip install 'moodchat[ray]'): {err}"
+        ) from None
+    serve_on_ray(settings)
 
 
 def _settings_error(err) -> str:

@@ -172,6 +172,27 @@ class ServerSettings(ModelSettings):
         description="Delivery attempts per webhook summary (exponential backoff between them).",
     )
 
+    # scale-out on Ray Serve (moodchat.scale.serve; needs the ray extra)
+    ray: bool = Field(
+        False,
+        description="Serve with model replicas on Ray Serve (needs the ray extra) instead of "
+        "one process; each replica takes --threads threads and CPUs (default 1 there).",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="With --ray: the cluster to join ('auto': the running one, or host:port); "
+        "unset: start a local one.",
+    )
+    replicas: int = Field(
+        1, ge=1, description="With --ray: model replicas, each with its own model and threads."
+    )
+    max_replicas: int | None = Field(
+        None,
+        ge=1,
+        description="With --ray: autoscale between --replicas and this many replicas "
+        "(unset: a fixed --replicas).",
+    )
+
     def options(self):
         """The model settings as ``ModelOptions``, sized for ``parallel`` replies."""
         return dataclasses.replace(super().options(), parallel=self.parallel)
