@@ -28,11 +28,11 @@ import sys
 from pathlib import Path
 
 from moodchat import Assistant, RoleOptions
-from moodchat.engine.sampling import SamplingParams
 from moodchat.evaluation.blind import make_pairs, unblind, verdict_errors
 from moodchat.evaluation.chat import load_scripts
+from moodchat.evaluation.playback import reply_to
 from moodchat.training import corpus
-from moodchat.types import DoneEvent, Message
+from moodchat.types import Message
 
 SKIP_SITUATIONS = frozenset({"self_harm"})
 
@@ -70,15 +70,6 @@ def script_items() -> list[dict]:
     return items
 
 
-def _reply(bot, text: str, history: list[Message], seed: int, max_tokens: int) -> str:
-    done = None
-    sampling = SamplingParams(seed=seed)
-    for event in bot.respond(text, history, max_new_tokens=max_tokens, sampling=sampling):
-        if isinstance(event, DoneEvent):
-            done = event
-    return done.reply if done else ""
-
-
 def play_version(version: str, items: list[dict], seed: int, max_tokens: int) -> list[str]:
     """One version's reply to every item (scripts: its own earlier replies as history)."""
     adapter = {"shipped": None}.get(version, version)
@@ -93,7 +84,7 @@ def play_version(version: str, items: list[dict], seed: int, max_tokens: int) ->
             else:
                 history = [Message(m["role"], m["content"]) for m in item["shown"]]
                 turn = sum(m.role == "user" for m in history)
-            reply = _reply(bot, item["user"], history, seed + turn, max_tokens)
+            reply = reply_to(bot, item["user"], history, seed + turn, max_tokens)
             if item["source"] == "scripts":
                 history += [Message("user", item["user"]), Message("assistant", reply)]
             replies.append(reply)

@@ -16,7 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from moodchat.training.preference import check_slice, preference_dir, slice_names
+from moodchat.training.preference import (
+    check_slice,
+    own_errors,
+    own_summary,
+    preference_dir,
+    slice_names,
+)
 
 
 def main() -> None:
@@ -33,6 +39,11 @@ def main() -> None:
         for e in errors[:40]:
             print("  " + e)
         failed |= bool(errors)
+    own = own_errors(directory)
+    print(f"own replies judged: {own_summary(directory)}")
+    for e in own[:40]:
+        print("  " + e)
+    failed |= bool(own)
     sys.exit(1 if failed else 0)
 
 

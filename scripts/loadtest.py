@@ -296,7 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGINT)  # as Ctrl-C: a Ray server takes its cluster down
-            proc.wait(60)
+            try:
+                proc.wait(180)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     print(json.dumps(out, indent=2, ensure_ascii=False))
     if args.json:
         with open(args.json, "w") as f:

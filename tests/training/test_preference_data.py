@@ -75,3 +75,37 @@ def test_check_slice_counts_missing_twice_and_share(tmp_path):
     assert "en-9: x-t0 written 2 times" in errors
     assert "en-9: x-t2 missing" in errors
     assert not any("under" in e for e in errors)  # 2 of 3 opposite
+
+
+def test_own_replies_judged_bad_become_pairs_and_faults_are_named(tmp_path):
+    from moodchat.training.preference import load_own_pairs, own_errors, own_summary
+
+    (tmp_path / "slices").mkdir()
+    (tmp_path / "own").mkdir()
+    moments = [{**_pair(), "pair_id": f"x-t{k}"} for k in range(3)]
+    (tmp_path / "slices" / "en-9.jsonl").write_text("".join(json.dumps(m) + "\n" for m in moments))
+    replies = [{"pair_id": f"x-t{k}", "reply": f"reply {k}", "version": "shipped", "seed": k}
+               for k in range(3)]  # fmt: skip
+    (tmp_path / "own" / "en-9.replies.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in replies)
+    )
+    verdicts = [{"pair_id": "x-t0", "verdict": "misread", "note": "congratulates a loss"},
+                {"pair_id": "x-t1", "verdict": "sensible", "note": ""}]  # fmt: skip
+    path = tmp_path / "own" / "en-9.verdicts.jsonl"
+    path.write_text("".join(json.dumps(v) + "\n" for v in verdicts))
+    assert own_errors(tmp_path) == ["own/en-9: x-t2 not judged"]
+    pairs = load_own_pairs(tmp_path)
+    assert [(p["pair_id"], p["rejected"], p["kind"]) for p in pairs] == [
+        ("x-t0", "reply 0", "own_misread")
+    ]
+    assert pairs[0]["chosen"] == moments[0]["chosen"]
+    assert own_summary(tmp_path)["en-9"]["misread"] == 1 and own_summary(tmp_path)["pairs"] == 1
+    verdicts.append({"pair_id": "x-t2", "verdict": "meh", "note": ""})
+    path.write_text("".join(json.dumps(v) + "\n" for v in verdicts))
+    assert own_errors(tmp_path) == ["own/en-9: x-t2: verdict 'meh'"]
+
+
+def test_the_own_verdicts_in_the_repo_are_complete():
+    from moodchat.training.preference import own_errors
+
+    assert own_errors(preference_dir()) == []

@@ -24,15 +24,16 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 
 import anyio
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moodchat.server.errors import error_body
+from moodchat.server.guard import read_body
 from moodchat.server.sse import sse
 
 log = logging.getLogger("moodchat.scale")
@@ -114,10 +115,8 @@ class FrontApp:
             return
         if scope["type"] != "http":
             return
-        gone, body = await _read_body(receive, self.max_body_bytes)
-        if gone:
-            return
-        if body is None:
+        body, complete = await read_body(receive, self.max_body_bytes)
+        if not complete:
             message = f"request body exceeds the limit of {self.max_body_bytes} bytes"
             await _json(send, 413, error_body(413, "body_too_large", message))
             return
@@ -168,23 +167,6 @@ class FrontApp:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bool, bytes | None]:
-    """(client gone, the whole body or None when it is over ``limit``)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return True, None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return False, None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return False, b"".join(chunks)
-
-
 async def _close(stream) -> None:
     """Stop a relayed call: cancel a Serve call, close a local generator."""
     cancel = getattr(stream, "cancel", None)
@@ -204,12 +186,13 @@ def _is_event_stream(start: Message) -> bool:
 
 
 async def _json(send: Send, status: int, body: dict, retry_after: int | None = None) -> None:
-    payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
-    if retry_after:
-        headers.append((b"retry-after", str(retry_after).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload, "more_body": False})
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    response = JSONResponse(body, status_code=status, headers=headers)
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

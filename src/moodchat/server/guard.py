@@ -76,7 +76,7 @@ class Guard:
                 f"request body of {declared} bytes exceeds the limit of {limit}",
             )
             return
-        body, complete = await _read_body(receive, limit)
+        body, complete = await read_body(receive, limit)
         if not complete:
             await _refuse(
                 scope,
@@ -110,7 +110,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
     """The whole body, or (partial, False) once it passes ``limit`` bytes."""
     chunks: list[bytes] = []
     size = 0

@@ -3,7 +3,8 @@
 Contract:
 - Pairs come from ``data/preference`` (``moodchat.training.preference.load_pairs``): the
   conversation so far, the user message, a written good reply (*chosen*) and a bad one
-  (*rejected*: the mood read backwards, the facts misread, the worry belittled).
+  (*rejected*: the mood read backwards, the facts misread, the worry belittled); plus
+  the model's own replies a reader judged bad (``load_own_pairs``), where there are any.
 - Each side is one ``TokenExample`` in the serving form (the chat prompt's prefix in the
   pair's language, the earlier turns, the user turn, the reply and its end token), the
   learned positions being the reply's tokens; the oldest earlier turns are dropped first
@@ -30,7 +31,7 @@ import torch
 from moodchat.roles.chat import chat_prefix_tokens
 from moodchat.training.base import Report, cached_lower
 from moodchat.training.lora import TokenExample, _length_batches, _pad_hidden
-from moodchat.training.preference import load_pairs, slice_names
+from moodchat.training.preference import load_own_pairs, load_pairs, slice_names
 from moodchat.weights.pull import sha256_file
 
 HELDOUT_SHARE = 0.1
@@ -129,6 +130,11 @@ def pairs_record(directory: Path, n_pairs: int) -> dict:
         for name in slice_names(directory)
         for kind in ("slices", "batches")
     }
+    files |= {
+        str(path.relative_to(directory)): sha256_file(path)
+        for path in sorted((directory / "own").glob("*.jsonl"))
+        if not path.name.endswith(".todo.jsonl")
+    }
     return {"preference": "data/preference (written for moodchat)", "files": files,
             "pairs": n_pairs, "written_for_moodchat": True}  # fmt: skip
 
@@ -136,7 +142,7 @@ def pairs_record(directory: Path, n_pairs: int) -> dict:
 def preference_stage(config, split, peft_model, template, prompt, report: Report):
     """DPO on the written pairs from the adapter as trained so far; (metrics, record)."""
     directory = Path(config.preference)
-    pairs = load_pairs(directory)
+    pairs = load_pairs(directory) + load_own_pairs(directory)
     sides = {
         name: [reply_example(template, prompt, config.max_tokens, p, p[name]) for p in pairs]
         for name in ("chosen", "rejected")

@@ -11,6 +11,12 @@ Contract:
   ``opposite_valence`` kind.
 - ``load_pairs(directory)`` joins every slice with its batch: ``{"pair_id", "lang",
   "context", "user", "chosen", "rejected", "kind", ...}`` per pair.
+- The current model's own replies (``own/<slice>.replies.jsonl``, sampled by
+  ``scripts/own_replies.py``) judged by a reader (``own/<slice>.verdicts.jsonl``: one
+  ``{"pair_id", "verdict", "note"}`` per reply, ``verdict`` one of ``OWN_VERDICTS``):
+  ``own_errors(directory)`` checks every reply judged once with a known verdict;
+  ``load_own_pairs(directory)`` makes each reply judged bad a pair (the moment's written
+  reply chosen, kind ``own_<verdict>``); ``own_summary`` counts verdicts per slice.
 - Imports nothing outside the standard library and the corpus module.
 """
 
@@ -32,7 +38,8 @@ def preference_dir(repo_root: Path | None = None) -> Path:
     return corpus.corpus_dir(repo_root).parent / "preference"
 
 
-def _read(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a JSONL file (blank lines skipped)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     return [json.loads(x) for x in lines if x.strip()]
 
@@ -65,12 +72,12 @@ def line_errors(pair: dict, written: dict, batch: str) -> list[str]:
 
 def check_slice(directory: Path, name: str) -> tuple[list[str], Counter]:
     """(errors, kind counts) of one slice's batch file."""
-    pairs = {p["pair_id"]: p for p in _read(directory / "slices" / f"{name}.jsonl")}
+    pairs = {p["pair_id"]: p for p in read_jsonl(directory / "slices" / f"{name}.jsonl")}
     batch = directory / "batches" / f"{name}.jsonl"
     if not batch.exists():
         return [f"{name}: no batch file"], Counter()
     errors, kinds, seen = [], Counter(), Counter()
-    for written in _read(batch):
+    for written in read_jsonl(batch):
         pid = written.get("pair_id")
         seen[pid] += 1
         if pid not in pairs:
@@ -94,7 +101,65 @@ def load_pairs(directory: Path) -> list[dict]:
     """Every slice moment joined with its written rejected reply."""
     out = []
     for name in slice_names(directory):
-        pairs = {p["pair_id"]: p for p in _read(directory / "slices" / f"{name}.jsonl")}
-        for written in _read(directory / "batches" / f"{name}.jsonl"):
+        pairs = {p["pair_id"]: p for p in read_jsonl(directory / "slices" / f"{name}.jsonl")}
+        for written in read_jsonl(directory / "batches" / f"{name}.jsonl"):
             out.append({**pairs[written["pair_id"]], **written})
     return out
+
+
+OWN_VERDICTS = ("sensible", "misread", "nonsense", "hurtful")
+
+
+def _own_slices(directory: Path) -> list[str]:
+    own = directory / "own"
+    return sorted(p.name.removesuffix(".verdicts.jsonl") for p in own.glob("*.verdicts.jsonl"))
+
+
+def _own_rows(directory: Path, name: str) -> tuple[dict, dict]:
+    own = directory / "own"
+    replies = {r["pair_id"]: r for r in read_jsonl(own / f"{name}.replies.jsonl")}
+    verdicts = {v["pair_id"]: v for v in read_jsonl(own / f"{name}.verdicts.jsonl")}
+    return replies, verdicts
+
+
+def own_errors(directory: Path) -> list[str]:
+    """What is wrong with the readers' verdicts on the model's own replies."""
+    errors = []
+    for name in _own_slices(directory):
+        replies, verdicts = _own_rows(directory, name)
+        lines = read_jsonl(directory / "own" / f"{name}.verdicts.jsonl")
+        if len(lines) != len(verdicts):
+            errors.append(f"own/{name}: a reply judged twice")
+        errors += [f"own/{name}: {pid} not judged" for pid in replies if pid not in verdicts]
+        for pid, v in verdicts.items():
+            if pid not in replies:
+                errors.append(f"own/{name}: unknown pair_id {pid}")
+            if v.get("verdict") not in OWN_VERDICTS:
+                errors.append(f"own/{name}: {pid}: verdict {v.get('verdict')!r}")
+    return errors
+
+
+def load_own_pairs(directory: Path) -> list[dict]:
+    """The model's own replies judged bad, each against the moment's written reply."""
+    out = []
+    for name in _own_slices(directory):
+        moments = {m["pair_id"]: m for m in read_jsonl(directory / "slices" / f"{name}.jsonl")}
+        replies, verdicts = _own_rows(directory, name)
+        for pid, v in sorted(verdicts.items()):
+            if v["verdict"] != "sensible" and replies[pid]["reply"].strip():
+                reply = replies[pid]
+                out.append({**moments[pid], "rejected": reply["reply"],
+                            "kind": f"own_{v['verdict']}", "batch": f"own/{name}",
+                            "source": f"model reply ({reply['version']}), judged"})  # fmt: skip
+    return out
+
+
+def own_summary(directory: Path) -> dict:
+    """Verdicts per slice on the model's own replies, and the pairs they make."""
+    summary = {}
+    for name in _own_slices(directory):
+        _, verdicts = _own_rows(directory, name)
+        counts = Counter(v.get("verdict") for v in verdicts.values())
+        summary[name] = {"replies": len(verdicts), **{k: counts[k] for k in OWN_VERDICTS}}
+    summary["pairs"] = len(load_own_pairs(directory))
+    return summary
