@@ -10,6 +10,9 @@ otherwise; ``scored`` keeps every scored text. Generation emits
 ``reply`` byte by byte, then ``<|im_end|>``. It counts the tokens it evaluates, so tests
 can check that cached prefixes are evaluated once.
 
+``SlowEngine`` is a ``FakeEngine`` whose generation waits ``delay`` seconds per token, for
+queue and disconnect tests.
+
 ``CoalescingFakeEngine`` scores through a real ``scheduling.ScoreCoalescer`` on its own
 ``StepLock`` (``lock``), as the real engines do: ``decodes`` counts scoring passes, each
 taking ``decode_delay`` seconds and raising ``fail_with`` when set. Its logits also depend
@@ -141,6 +144,19 @@ class FakeEngine(Engine):
                 yield token
         finally:
             self.closed_generations += 1
+
+
+class SlowEngine(FakeEngine):
+    """A fake engine that takes ``delay`` seconds per generated token."""
+
+    def __init__(self, delay: float = 0.02, reply: str = "x" * 200) -> None:
+        super().__init__(reply=reply)
+        self.delay = delay
+
+    def generate(self, *args, **kwargs):
+        for token in super().generate(*args, **kwargs):
+            time.sleep(self.delay)
+            yield token
 
 
 class CoalescingFakeEngine(FakeEngine):

@@ -2,7 +2,10 @@
 
 ``live_server(app)`` runs an ASGI app on uvicorn on a free 127.0.0.1 port in a thread (a
 real socket, so disconnects are real); ``wait_until`` polls a condition with a bound;
-``sse_events`` parses an SSE body into (event, data) pairs.
+``sse_events`` parses an SSE body into (event, data) pairs; ``read_token_events(response,
+n)`` reads a streaming ``/v1/chat`` answer until its n-th token event (then the caller
+leaves); ``free_port()`` is a free 127.0.0.1 port; ``fake_app(engine, **settings)`` is the
+server on a fake assistant with sessions in memory.
 """
 
 from __future__ import annotations
@@ -15,7 +18,27 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from fakes import FakeEngine
+from moodchat import Assistant
+from moodchat.server import ServerSettings, create_app
 from moodchat.server.settings import UVICORN_IO
+from moodchat.sessions.protocol import MemorySessionStore
+
+
+def fake_app(engine=None, **settings):
+    """An app on a fake assistant (sessions in memory) with the given settings."""
+    return create_app(
+        ServerSettings(**settings),
+        assistant=Assistant(engine or FakeEngine()),
+        sessions=MemorySessionStore(),
+    )
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @contextmanager
@@ -64,3 +87,12 @@ def sse_events(text: str) -> list[tuple[str | None, str]]:
                 data.append(line[6:])
         out.append((event, "\n".join(data)))
     return out
+
+
+def read_token_events(response, n: int) -> None:
+    """Read a streaming chat answer until its ``n``-th ``token`` event."""
+    seen = 0
+    for line in response.iter_lines():
+        seen += line.startswith("event: token")
+        if seen == n:
+            return

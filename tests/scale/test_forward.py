@@ -5,50 +5,25 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import httpx
 import pytest
 
-from fakes import FakeEngine
-from live import live_server, sse_events, wait_until
-from moodchat import Assistant
+from fakes import FakeEngine, SlowEngine
+from live import fake_app, live_server, read_token_events, sse_events, wait_until
 from moodchat.scale.forward import FrontApp, request_record, run_asgi
-from moodchat.server import ServerSettings, create_app
 from moodchat.server.state import server_state
-from moodchat.sessions.protocol import MemorySessionStore
 
 
-class SlowEngine(FakeEngine):
-    """Generation that takes ``delay`` seconds a token."""
-
-    def __init__(self, delay: float, reply: str) -> None:
-        super().__init__(reply=reply)
-        self.delay = delay
-
-    def generate(self, *args, **kwargs):
-        for token in super().generate(*args, **kwargs):
-            time.sleep(self.delay)
-            yield token
+def front_for(app) -> FrontApp:
+    return FrontApp(lambda record: run_asgi(app, record), 262_144, 2)
 
 
-def replica_app(engine=None, **settings):
-    return create_app(
-        ServerSettings(**settings),
-        assistant=Assistant(engine or FakeEngine(reply="hello there")),
-        sessions=MemorySessionStore(),
-    )
-
-
-def front_for(app, **limits) -> FrontApp:
-    return FrontApp(lambda record: run_asgi(app, record), limits.get("max_body", 262_144), 2)
-
-
-def failing_stream(after: int, start_headers: list | None = None):
+def failing_stream(after: int):
     """A stream that sends ``after`` messages of an SSE answer, then fails like a dead actor."""
 
     async def stream(record):
-        headers = start_headers or [(b"content-type", b"text/event-stream; charset=utf-8")]
+        headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
         sent = [
             {"type": "http.response.start", "status": 200, "headers": headers},
             {
@@ -65,7 +40,7 @@ def failing_stream(after: int, start_headers: list | None = None):
 
 
 def test_a_relayed_answer_is_the_direct_answer():
-    app = replica_app()
+    app = fake_app(FakeEngine(reply="hello there"))
     with live_server(app) as direct, live_server(front_for(app)) as front:
         for path, body in (
             ("/v1/sentiment", {"texts": ["I am so happy today", "this is awful"]}),
@@ -97,15 +72,11 @@ def _stable(text: str) -> str:
 
 def test_a_client_that_leaves_mid_stream_stops_the_replicas_generation():
     engine = SlowEngine(delay=0.05, reply="y" * 400)
-    app = replica_app(engine)
+    app = fake_app(engine)
     with live_server(front_for(app)) as front, httpx.Client(base_url=front, timeout=30) as c:
         body = {"message": "tell me everything", "stream": True, "max_tokens": 400}
         with c.stream("POST", "/v1/chat", json=body) as r:
-            seen = 0
-            for line in r.iter_lines():
-                seen += line.startswith("event: token")
-                if seen == 3:
-                    break
+            read_token_events(r, 3)
         assert wait_until(lambda: engine.closed_generations == 1)
         assert wait_until(lambda: server_state(app).gates["chat"].active == 0)
         assert len(engine.generated) < 40  # of 400 scripted tokens

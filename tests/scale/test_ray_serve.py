@@ -8,7 +8,6 @@ ends that stream with an error event, Serve replaces it, and the next requests s
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import httpx
@@ -16,7 +15,7 @@ import pytest
 import ray
 from ray import serve
 
-from live import sse_events
+from live import free_port, sse_events
 from moodchat.scale.serve import APP_NAME, REPLICA_HEADER, start_serve
 from moodchat.server import ServerSettings
 
@@ -24,18 +23,12 @@ TEXTS = ["My sister had a baby this morning!", "I failed my exam and I feel awfu
          "今天被老板批评了，心里很难受。", "周末和朋友去爬山，玩得特别开心！"]  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(default_model, tmp_path_factory):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     settings = ServerSettings(
         model=default_model, auto_pull=False, threads=1, replicas=2, parallel=2,
-        port=_free_port(), db_path=str(tmp_path_factory.mktemp("serve") / "sessions.db"),
+        port=free_port(), db_path=str(tmp_path_factory.mktemp("serve") / "sessions.db"),
     )  # fmt: skip
     start_serve(settings)
     url = f"http://127.0.0.1:{settings.port}"

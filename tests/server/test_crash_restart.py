@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,23 +22,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+from live import free_port
+
 TESTS = Path(__file__).resolve().parent.parent
 
 SERVER = textwrap.dedent(
     """
-    import sys, time
+    import sys
     sys.path.insert(0, sys.argv[3])
     import uvicorn
-    from fakes import FakeEngine
+    from fakes import SlowEngine
     from moodchat.assistant import Assistant
     from moodchat.server import ServerSettings, create_app
     from moodchat.server.settings import UVICORN_IO
-
-    class SlowEngine(FakeEngine):
-        def generate(self, *args, **kwargs):
-            for token in super().generate(*args, **kwargs):
-                time.sleep(0.02)
-                yield token
 
     reply = "I hear you. Tell me more about what happened today; I am listening."
     settings = ServerSettings(db_path=sys.argv[1], escalate_after_negative=0)
@@ -47,12 +42,6 @@ SERVER = textwrap.dedent(
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", **UVICORN_IO)
     """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(db: Path) -> tuple[subprocess.Popen, str]:

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from conftest import SlowEngine, fake_app, live_server, sse_events, wait_until
-from fakes import CoalescingFakeEngine
+from fakes import CoalescingFakeEngine, SlowEngine
+from live import fake_app, live_server, read_token_events, sse_events, wait_until
 from moodchat.server.state import server_state
 
 
@@ -20,11 +20,7 @@ def test_disconnect_stops_generation_within_a_token_or_two():
     with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as c:
         body = {"message": "tell me everything", "stream": True, "max_tokens": 400}
         with c.stream("POST", "/v1/chat", json=body) as r:
-            seen = 0
-            for line in r.iter_lines():
-                seen += line.startswith("event: token")
-                if seen == 3:
-                    break
+            read_token_events(r, 3)
             at_close = len(engine.generated)
         assert wait_until(lambda: engine.closed_generations == 1)
         assert wait_until(lambda: server_state(app).gates["chat"].active == 0)

@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from conftest import live_server, sse_events, wait_until
+from live import read_token_events
 from moodchat.roles.chat import complete_sentences
 from moodchat.server import ServerSettings, create_app
 from moodchat.server.state import server_state
@@ -91,11 +92,7 @@ def test_disconnect_stops_generation(served, assistant):
         "max_tokens": 128,
     }
     with httpx.Client(timeout=600) as c, c.stream("POST", url + "/v1/chat", json=body) as r:
-        seen = 0
-        for line in r.iter_lines():
-            seen += line.startswith("event: token")
-            if seen == 2:
-                break
+        read_token_events(r, 2)
         at_close = tokens._value.get()
     # the generation ends: its slot and its llama.cpp sequence are given back
     assert wait_until(lambda: server_state(app).gates["chat"].active == 0, timeout=120)

@@ -11,7 +11,6 @@ busy and error states without model work.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from live import free_port
 from moodchat.server import ServerSettings, create_app
 
 pytestmark = pytest.mark.browser
@@ -51,12 +51,6 @@ new MutationObserver(() => {
   });
 }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
