@@ -29,11 +29,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 
 import anyio
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from moodchat.server.errors import error_body
-from moodchat.server.guard import read_body
+from moodchat.server.guard import read_body, refuse
 from moodchat.server.sse import sse
 
 log = logging.getLogger("moodchat.scale")
@@ -118,7 +117,7 @@ class FrontApp:
         body, complete = await read_body(receive, self.max_body_bytes)
         if not complete:
             message = f"request body exceeds the limit of {self.max_body_bytes} bytes"
-            await _json(send, 413, error_body(413, "body_too_large", message))
+            await refuse(scope, receive, send, 413, "body_too_large", message)
             return
         async with anyio.create_task_group() as group:
 
@@ -128,10 +127,10 @@ class FrontApp:
                 group.cancel_scope.cancel()
 
             group.start_soon(watch)
-            await self._relay(scope, request_record(scope, body), send)
+            await self._relay(scope, receive, request_record(scope, body), send)
             group.cancel_scope.cancel()
 
-    async def _relay(self, scope: Scope, record: dict, send: Send) -> None:
+    async def _relay(self, scope: Scope, receive: Receive, record: dict, send: Send) -> None:
         started: Message | None = None
         stream = aiter(self.open_stream(record))
         try:
@@ -142,7 +141,7 @@ class FrontApp:
                     return
                 except Exception as err:  # a replica that died or could not be reached
                     log.warning("replica failed on %s %s: %r", scope["method"], scope["path"], err)
-                    await self._failed(scope, started, send)
+                    await self._failed(scope, receive, started, send)
                     return
                 if message["type"] == "http.response.start":
                     started = message
@@ -151,12 +150,16 @@ class FrontApp:
             with anyio.CancelScope(shield=True):
                 await _close(stream)
 
-    async def _failed(self, scope: Scope, started: Message | None, send: Send) -> None:
+    async def _failed(
+        self, scope: Scope, receive: Receive, started: Message | None, send: Send
+    ) -> None:
+        code = "replica_unavailable"
         message = "the model replica serving this request stopped; retry"
-        body = error_body(503, "replica_unavailable", message)
         if started is None:
-            await _json(send, 503, body, retry_after=self.retry_after_s)
+            retry = {"Retry-After": str(self.retry_after_s)}
+            await refuse(scope, receive, send, 503, code, message, retry)
             return
+        body = error_body(503, code, message)
         if _is_event_stream(started):
             if scope["path"] in OPENAI_STREAM_PATHS:
                 tail = sse(body) + sse("[DONE]")
@@ -183,16 +186,6 @@ def _is_event_stream(start: Message) -> bool:
         if key.lower() == b"content-type":
             return value.split(b";")[0].strip() == b"text/event-stream"
     return False
-
-
-async def _json(send: Send, status: int, body: dict, retry_after: int | None = None) -> None:
-    headers = {"Retry-After": str(retry_after)} if retry_after else None
-    response = JSONResponse(body, status_code=status, headers=headers)
-    await response({"type": "http"}, _no_receive, send)
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -54,7 +54,7 @@ class Guard:
             and scope["path"] not in self.state.public_paths
             and not _authorized(scope, settings.api_key)
         ):
-            await _refuse(
+            await refuse(
                 scope,
                 receive,
                 send,
@@ -67,7 +67,7 @@ class Guard:
         limit = settings.max_body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(
+            await refuse(
                 scope,
                 receive,
                 send,
@@ -78,7 +78,7 @@ class Guard:
             return
         body, complete = await read_body(receive, limit)
         if not complete:
-            await _refuse(
+            await refuse(
                 scope,
                 receive,
                 send,
@@ -140,6 +140,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(scope, receive, send, status, code, message, headers=None) -> None:
+async def refuse(scope, receive, send, status, code, message, headers=None) -> None:
+    """Answer with the ``{"error": ...}`` JSON body of ``status`` and ``code``."""
     response = JSONResponse(error_body(status, code, message), status_code=status, headers=headers)
     await response(scope, receive, send)
