@@ -11,7 +11,9 @@ Contract:
   limits, sessions and metrics are the plain server's, answered by whichever replica the
   request lands on (``/metrics`` is that replica's).
 - A replica is ready only once its model is loaded (it loads in the constructor), so no
-  request reaches one that is still loading. A replica that dies is replaced by Serve; its
+  request reaches one that is still loading. It runs its app's own lifespan, so when
+  Serve stops it the webhook is flushed and the session store closed, then the model is
+  freed. A replica that dies is replaced by Serve; its
   in-flight requests end cleanly: a JSON 503 ``replica_unavailable`` before the answer
   started, an error event in a stream that had (the front's contract).
 - Replicas: ``settings.replicas`` fixed, or, with ``settings.max_replicas`` above it,
@@ -32,6 +34,7 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 from ray import serve
 
@@ -50,15 +53,19 @@ REPLICA_HEADER = b"x-moodchat-replica"
 class ModelReplica:
     """One Serve replica: a loaded ``Assistant`` behind the plain moodchat app."""
 
-    def __init__(self, settings: dict) -> None:
+    async def __init__(self, settings: dict) -> None:
         from moodchat.assistant import Assistant
         from moodchat.engine.hardware import limit_malloc_arenas
         from moodchat.server import create_app
 
         limit_malloc_arenas()
         self.settings = ServerSettings(**settings)
-        self.bot = Assistant.load(self.settings.options())
-        self.app = create_app(self.settings, assistant=self.bot)
+        self._resources = AsyncExitStack()
+        bot = Assistant.load(self.settings.options())
+        self._resources.callback(bot.close)
+        self.app = create_app(self.settings, assistant=bot)
+        # the app's own lifespan: at shutdown it flushes the webhook and closes the sessions
+        await self._resources.enter_async_context(self.app.router.lifespan_context(self.app))
         self.replica_id = serve.get_replica_context().replica_id.to_full_id_str()
 
     async def handle(self, record: dict) -> AsyncIterator[dict]:
@@ -69,13 +76,9 @@ class ModelReplica:
                 message = {**message, "headers": headers}
             yield message
 
-    def __del__(self) -> None:
-        state = getattr(getattr(self, "app", None), "state", None)
-        server = getattr(state, "server", None)
-        if server is not None:
-            server.sessions.close()
-        if getattr(self, "bot", None) is not None:
-            self.bot.close()
+    async def __del__(self) -> None:
+        """Serve's shutdown of the replica: the app's lifespan ends, then the model is freed."""
+        await self._resources.aclose()
 
 
 class Front:
