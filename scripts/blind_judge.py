@@ -27,10 +27,9 @@ import json
 import sys
 from pathlib import Path
 
-from moodchat import Assistant, RoleOptions
 from moodchat.evaluation.blind import make_pairs, unblind, verdict_errors
 from moodchat.evaluation.chat import load_scripts
-from moodchat.evaluation.playback import reply_to
+from moodchat.evaluation.playback import load_version, reply_to
 from moodchat.training import corpus
 from moodchat.types import Message
 
@@ -72,10 +71,9 @@ def script_items() -> list[dict]:
 
 def play_version(version: str, items: list[dict], seed: int, max_tokens: int) -> list[str]:
     """One version's reply to every item (scripts: its own earlier replies as history)."""
-    adapter = {"shipped": None}.get(version, version)
     replies: list[str] = []
     own: dict[str, list[Message]] = {}
-    with Assistant.load(roles=RoleOptions(chat_adapter=adapter)) as bot:
+    with load_version(version) as bot:
         for n, item in enumerate(items):
             if item["source"] == "scripts":
                 conv = item["item"].rsplit("-t", 1)[0]

@@ -21,8 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from moodchat import Assistant, RoleOptions
-from moodchat.evaluation.playback import reply_to
+from moodchat.evaluation.playback import load_version, reply_to
 from moodchat.training import corpus
 from moodchat.training.preference import own_summary, preference_dir, read_jsonl
 from moodchat.types import Message
@@ -32,8 +31,7 @@ def play(args: argparse.Namespace) -> None:
     directory = preference_dir()
     out = directory / "own"
     out.mkdir(exist_ok=True)
-    adapter = {"shipped": None}.get(args.version, args.version)
-    with Assistant.load(roles=RoleOptions(chat_adapter=adapter)) as bot:
+    with load_version(args.version) as bot:
         for name in args.slice:
             moments = read_jsonl(directory / "slices" / f"{name}.jsonl")
             rows = []
