@@ -115,19 +115,19 @@ def _own_slices(directory: Path) -> list[str]:
     return sorted(p.name.removesuffix(".verdicts.jsonl") for p in own.glob("*.verdicts.jsonl"))
 
 
-def _own_rows(directory: Path, name: str) -> tuple[dict, dict]:
+def _own_rows(directory: Path, name: str) -> tuple[dict, list[dict]]:
+    """(replies by pair_id, the reader's verdict lines) of one slice."""
     own = directory / "own"
     replies = {r["pair_id"]: r for r in read_jsonl(own / f"{name}.replies.jsonl")}
-    verdicts = {v["pair_id"]: v for v in read_jsonl(own / f"{name}.verdicts.jsonl")}
-    return replies, verdicts
+    return replies, read_jsonl(own / f"{name}.verdicts.jsonl")
 
 
 def own_errors(directory: Path) -> list[str]:
     """What is wrong with the readers' verdicts on the model's own replies."""
     errors = []
     for name in _own_slices(directory):
-        replies, verdicts = _own_rows(directory, name)
-        lines = read_jsonl(directory / "own" / f"{name}.verdicts.jsonl")
+        replies, lines = _own_rows(directory, name)
+        verdicts = {v.get("pair_id"): v for v in lines}
         if len(lines) != len(verdicts):
             errors.append(f"own/{name}: a reply judged twice")
         errors += [f"own/{name}: {pid} not judged" for pid in replies if pid not in verdicts]
@@ -144,8 +144,8 @@ def load_own_pairs(directory: Path) -> list[dict]:
     out = []
     for name in _own_slices(directory):
         moments = {m["pair_id"]: m for m in read_jsonl(directory / "slices" / f"{name}.jsonl")}
-        replies, verdicts = _own_rows(directory, name)
-        for pid, v in sorted(verdicts.items()):
+        replies, lines = _own_rows(directory, name)
+        for pid, v in sorted({v["pair_id"]: v for v in lines}.items()):
             if v["verdict"] != "sensible" and replies[pid]["reply"].strip():
                 reply = replies[pid]
                 out.append({**moments[pid], "rejected": reply["reply"],
@@ -158,8 +158,8 @@ def own_summary(directory: Path) -> dict:
     """Verdicts per slice on the model's own replies, and the pairs they make."""
     summary = {}
     for name in _own_slices(directory):
-        _, verdicts = _own_rows(directory, name)
-        counts = Counter(v.get("verdict") for v in verdicts.values())
-        summary[name] = {"replies": len(verdicts), **{k: counts[k] for k in OWN_VERDICTS}}
+        _, lines = _own_rows(directory, name)
+        counts = Counter(v.get("verdict") for v in lines)
+        summary[name] = {"replies": len(lines), **{k: counts[k] for k in OWN_VERDICTS}}
     summary["pairs"] = len(load_own_pairs(directory))
     return summary
