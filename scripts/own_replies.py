@@ -36,7 +36,7 @@ def play(args: argparse.Namespace) -> None:
             moments = read_jsonl(directory / "slices" / f"{name}.jsonl")
             rows = []
             for n, m in enumerate(moments):
-                seed = corpus.hash_rank(m["pair_id"]) % 2**31
+                seed = int(corpus.hash_rank(m["pair_id"])[:8], 16) % 2**31
                 history = [Message(x["role"], x["content"]) for x in m["context"]]
                 reply = reply_to(bot, m["user"], history, seed, args.max_tokens)
                 rows.append({"pair_id": m["pair_id"], "reply": reply,
