@@ -103,6 +103,13 @@ def training_options(out: str):
         click.option("--lr", type=float, default=None, help=recipe),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option(
+            "--max-steps",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Stop after this many optimizer steps, the schedule spanning them (default: "
+            "every batch of every epoch); fits a run to a CPU's time.",
+        ),
+        click.option(
             "--max-grad-norm",
             type=float,
             default=None,

@@ -151,15 +151,19 @@ def fit_lora(
     if init_tensors is not None:
         load_lora_tensors(peft_model, init_tensors, split.n_layers)
     done = [0]
+    planned = len(examples) * config.epochs
+    if config.max_steps:
+        planned = min(planned, config.max_steps * config.batch_size)
 
     def step_tick(n: int, running: float) -> None:
         done[0] += n
-        report("training", done[0], len(examples) * config.epochs, f"loss {running:.4f}")
+        report("training", done[0], planned, f"loss {running:.4f}")
 
     losses = train(
         split, peft_model, examples, cached, batch_loss,
         epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
         seed=config.seed, on_step=step_tick, max_grad_norm=config.max_grad_norm,
+        max_steps=config.max_steps,
     )  # fmt: skip
     return peft_model, losses
 

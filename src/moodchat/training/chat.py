@@ -81,6 +81,7 @@ class ChatTrainConfig:
     prompt: str = ADAPTER_PROMPT
     cache_dir: str | None = None
     max_grad_norm: float | None = 1.0
+    max_steps: int | None = None  # stop after this many optimizer steps (None: all epochs)
     compute: str = "float32"  # the layers' matrix products (moodchat.training.layers)
     corpus: str | None = None  # data/personal: its training split's conversations
     corpus_repeat: int = 1

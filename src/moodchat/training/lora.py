@@ -174,9 +174,13 @@ def train(
     seed: int,
     on_step: Callable[[int, float], None] | None = None,
     max_grad_norm: float | None = None,
+    max_steps: int | None = None,
 ) -> list[float]:
     """Train the LoRA matrices; returns the mean loss of each epoch.
 
+    ``max_steps`` ends training after that many optimizer steps (the learning-rate schedule
+    spans them; the last epoch's loss is over the batches it saw): the batches of an epoch
+    come in a shuffled order, so a cut epoch learns a random share of the examples.
     ``max_grad_norm`` clips the gradients' global norm (off by default: the shipped adapter
     was trained without it; a run at lr 1.5e-3 without it diverged late in its first epoch).
     """
@@ -185,15 +189,20 @@ def train(
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     lengths = [len(e.tokens) for e in examples]
     total = epochs * math.ceil(len(examples) / batch_size)
+    if max_steps is not None:
+        total = min(total, max_steps)
     warm = max(1, total // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
     peft_model.train()
-    epoch_losses = []
+    epoch_losses, step = [], 0
     for _ in range(epochs):
         running, seen = 0.0, 0
         for batch in _length_batches(lengths, batch_size, rng):
+            if step == total:
+                break
+            step += 1
             rows = [examples[i] for i in batch]
             loss = batch_loss(_pad_hidden([cached[i] for i in batch]), rows)
             opt.zero_grad(set_to_none=True)
@@ -206,7 +215,8 @@ def train(
             seen += len(batch)
             if on_step:
                 on_step(len(batch), running / seen)
-        epoch_losses.append(running / max(1, seen))
+        if seen:
+            epoch_losses.append(running / seen)
     peft_model.eval()
     return epoch_losses
 

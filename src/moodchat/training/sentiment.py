@@ -105,6 +105,7 @@ class SentimentTrainConfig:
     corpus_repeat: int = 1
     init_adapter: str | None = None  # start from this trained adapter (same K and rank)
     max_grad_norm: float | None = 1.0
+    max_steps: int | None = None  # stop after this many optimizer steps (None: all epochs)
     compute: str = "bfloat16"  # the layers' matrix products (moodchat.training.layers)
 
 
