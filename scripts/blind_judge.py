@@ -17,6 +17,10 @@ the preferences, overall and per source; written to ``summary.json``. Usage:
     python scripts/blind_judge.py play --a new-chat.gguf --b shipped --out docs/chat-eval/blind-X
     python scripts/blind_judge.py count docs/chat-eval/blind-X
 
+``--reuse DIR`` takes B's replies from an earlier play in DIR (which played B with the
+same seed, token limit and moments; a fixed adapter replays identically) instead of
+playing B again, which halves the time.
+
 A version is a chat adapter file, ``shipped`` (the package's adapter) or ``none``.
 """
 
@@ -27,7 +31,7 @@ import json
 import sys
 from pathlib import Path
 
-from moodchat.evaluation.blind import make_pairs, unblind, verdict_errors
+from moodchat.evaluation.blind import make_pairs, unblind, verdict_errors, version_replies
 from moodchat.evaluation.chat import load_scripts
 from moodchat.evaluation.playback import load_version, reply_to
 from moodchat.training import corpus
@@ -95,10 +99,25 @@ def _jsonl(rows) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
+def earlier_replies(args: argparse.Namespace, items: list[dict]) -> list[str] | None:
+    """B's replies from the play in ``--reuse``, when it played B on the same moments."""
+    if args.reuse is None:
+        return None
+    pairs = [json.loads(x) for x in (args.reuse / "pairs.jsonl").read_text().splitlines() if x]
+    key = json.loads((args.reuse / "key.json").read_text())
+    same = (key.get("seed"), key.get("max_tokens")) == (args.seed, args.max_tokens)
+    replies = version_replies(pairs, key, args.b)
+    if not same or set(replies) != {i["item"] for i in items}:
+        sys.exit(f"{args.reuse} did not play {args.b} with this seed, token limit and moments")
+    return [replies[i["item"]] for i in items]
+
+
 def play(args: argparse.Namespace) -> None:
     items = script_items() + heldout_items(args.heldout)
     replies_a = play_version(args.a, items, args.seed, args.max_tokens)
-    replies_b = play_version(args.b, items, args.seed, args.max_tokens)
+    replies_b = earlier_replies(args, items)
+    if replies_b is None:
+        replies_b = play_version(args.b, items, args.seed, args.max_tokens)
     pairs, key = make_pairs(items, replies_a, replies_b, seed=args.seed)
     key.update({"a": args.a, "b": args.b, "seed": args.seed, "max_tokens": args.max_tokens})
     args.out.mkdir(parents=True, exist_ok=True)
@@ -131,6 +150,10 @@ def main() -> None:
     p.add_argument("--heldout", type=int, default=60, help="held-out conversations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-tokens", type=int, default=128)
+    p.add_argument(
+        "--reuse", type=Path, default=None,
+        help="an earlier play's folder that played --b (same seed, moments): its replies",
+    )  # fmt: skip
     c = sub.add_parser("count", help="unblind a reader's verdicts.jsonl")
     c.add_argument("dir", type=Path)
     args = parser.parse_args()

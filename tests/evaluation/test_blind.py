@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from moodchat.evaluation.blind import make_pairs, unblind, verdict_errors
+from moodchat.evaluation.blind import make_pairs, unblind, verdict_errors, version_replies
 
 
 def _items(n):
@@ -78,3 +78,14 @@ def test_verdict_errors_name_missing_twice_and_unknown():
 def test_lengths_must_match():
     with pytest.raises(ValueError):
         make_pairs(_items(2), ["x"], ["y", "z"])
+
+
+def test_version_replies_recover_each_side_by_its_name():
+    items = _items(12)
+    a, b = [f"A{k}" for k in range(12)], [f"B{k}" for k in range(12)]
+    pairs, key = make_pairs(items, a, b, seed=5)
+    key.update({"a": "new.gguf", "b": "shipped"})
+    assert version_replies(pairs, key, "shipped") == {f"i{k}": f"B{k}" for k in range(12)}
+    assert version_replies(pairs, key, "new.gguf") == {f"i{k}": f"A{k}" for k in range(12)}
+    with pytest.raises(ValueError, match="neither side"):
+        version_replies(pairs, key, "none")

@@ -1,6 +1,7 @@
 """``lora.train``'s step budget, on a fake model (one linear layer, no transformers).
 
-Invariants: ``max_steps`` caps the optimizer steps across epochs, the learning-rate decay
+Invariants: ``max_steps`` caps the optimizer steps across epochs, ``skip_steps`` resumes the
+same seeded batch order where an earlier run stopped, the learning-rate decay
 spans the steps taken (its last step runs at 1/(steps-1) of the peak, as a full run's does),
 and the epoch losses cover only epochs that ran.
 """
@@ -62,3 +63,26 @@ def test_max_steps_cuts_across_epochs(monkeypatch):
 
 def test_a_budget_above_the_epochs_changes_nothing(monkeypatch):
     assert _run(100, monkeypatch)[0] == _run(None, monkeypatch)[0]
+
+
+def _batches(monkeypatch, **budget) -> list[tuple[int, ...]]:
+    """The examples each optimizer step learned, by their first token."""
+    model = _Fake()
+    examples = [TokenExample((k, 2, 3), (0,)) for k in range(10)]
+    cached = [torch.randn(3, 3) for _ in range(10)]
+    batches = []
+
+    def loss(hidden, rows):
+        batches.append(tuple(r.tokens[0] for r in rows))
+        return model.proj(hidden).pow(2).mean()
+
+    train(None, model, examples, cached, loss, epochs=2, batch_size=2, lr=0.1, seed=0, **budget)
+    return batches
+
+
+def test_skip_steps_continues_the_same_seeded_order(monkeypatch):
+    full = _batches(monkeypatch)
+    assert _batches(monkeypatch, max_steps=3) == full[:3]
+    assert _batches(monkeypatch, skip_steps=3) == full[3:]  # across the epoch boundary
+    assert _batches(monkeypatch, skip_steps=3, max_steps=4) == full[3:7]
+    assert _batches(monkeypatch, skip_steps=50) == []

@@ -75,3 +75,25 @@ def test_chat_adapter_changes_replies_and_never_sentiment(tiny_qwen_dir, trained
     assert [s.probabilities for s in tuned.analyze_many(texts)] == moods
     assert tuned.reply("I got the job", max_new_tokens=12, sampling=GREEDY)[1] != before
     assert bare.reply("I got the job", max_new_tokens=12, sampling=GREEDY)[1] == before
+
+
+def test_a_continued_run_starts_from_the_adapter_and_records_it(trained, tmp_path):
+    import dataclasses
+
+    import numpy as np
+
+    from moodchat.weights.pull import sha256_file
+
+    out, meta, _ = trained
+    again = tmp_path / "continued.gguf"
+    config = ChatTrainConfig(
+        **{**meta["provenance"]["config"], "out": str(again), "threads": 1,
+           "init_adapter": str(out), "epochs": 0}
+    )  # fmt: skip
+    assert dataclasses.asdict(config)["init_adapter"] == str(out)
+    continued = train_chat(config, lambda *a: None)
+    before, after = adapter_tensors(out), adapter_tensors(again)
+    assert before.keys() == after.keys()
+    assert all(np.allclose(before[k], after[k], atol=1e-6) for k in before)  # no step taken
+    record = next(d for d in continued["provenance"]["data"] if d.get("init_adapter"))
+    assert record["sha256"] == sha256_file(out) and record["its_config"]["epochs"] == 4

@@ -330,6 +330,20 @@ def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
 @click.option("--preference-epochs", type=int, default=None)
 @click.option("--preference-beta", type=float, default=None, help="DPO beta (default 0.1).")
 @click.option("--preference-lr", type=float, default=None, help="DPO learning rate (default 5e-5).")
+@click.option(
+    "--init-adapter",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Continue from this trained chat adapter (same --top-layers and --rank); with "
+    "--epochs 0 and --preference, the DPO stage alone.",
+)
+@click.option(
+    "--skip-steps",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Pass over the first N batches of the seeded order (those an earlier run with "
+    "the same data and seed learned, continued by --init-adapter).",
+)
 @user_errors
 def train_chat_cmd(model, data_dir, out, threads, **hyper):
     """Train the chat role's LoRA adapter and write it as a GGUF adapter file."""

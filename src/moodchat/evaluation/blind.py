@@ -11,6 +11,9 @@ Contract:
 - A verdict is ``{"pair", "reply_1", "reply_2", "prefer"}``: each reply one of
   ``VERDICTS``; ``prefer`` is ``"1"``, ``"2"`` or ``"neither"``. ``verdict_errors`` checks
   a list of them against the pairs (every pair judged once, known values).
+- ``version_replies(pairs, key, version)`` recovers one version's reply per item id from
+  an earlier play (``version`` named as its key names it), so a version already played
+  with the same seed and token limit need not be played again.
 - ``unblind(key, verdicts)`` counts per version (``a`` / ``b``): each verdict, the bad rate
   (misread + nonsense + hurtful over replies), and the preferences, overall and per source.
 """
@@ -98,3 +101,16 @@ def unblind(key: dict, verdicts: Sequence[dict], pairs: Sequence[dict]) -> dict:
     for name in sorted({r[0] for r in rows}):
         result[name] = _side_counts([r for r in rows if r[0] == name])
     return result
+
+
+def version_replies(pairs: Sequence[dict], key: dict, version: str) -> dict[str, str]:
+    """``{item id: reply}`` of the version a played pairs file and key call ``version``."""
+    name = next((s for s in ("a", "b") if key.get(s) == version), None)
+    if name is None:
+        sides = f"{key.get('a')}, {key.get('b')}"
+        raise ValueError(f"{version!r} is neither side of that key ({sides})")
+    replies = {}
+    for p in pairs:
+        side = key["sides"][str(p["pair"])]
+        replies[side["item"]] = p["reply_1"] if side["side_1"] == name else p["reply_2"]
+    return replies

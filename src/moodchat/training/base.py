@@ -19,6 +19,8 @@ Contract:
   trained adapter's matrices, when given) and trains it with
   ``config``'s epochs, batch size, learning rate, seed and clipping, reporting the stage
   "training"; it returns (PEFT model, epoch losses).
+- ``init_record(path)`` is the provenance of the adapter a run started from (its file,
+  sha256, data and config), recorded among the data.
 - ``write_trained_adapter(config, role, ...)`` writes the GGUF adapter with the metadata
   every role records: base identity, prompt, K, rank, temperature and a provenance of the
   hyper-parameters (run-only settings left out), data files, epoch losses, wall time and
@@ -39,7 +41,7 @@ import torch
 from moodchat.training.export import load_lora_tensors, lora_tensors, write_adapter
 from moodchat.training.layers import SplitModel
 from moodchat.training.lora import BatchLoss, attach_lora, cache_lower, train
-from moodchat.weights.adapters import base_fingerprint
+from moodchat.weights.adapters import base_fingerprint, read_adapter
 from moodchat.weights.pull import sha256_file
 
 Report = Callable[[str, int, int, str], None]  # (stage, done, total, detail)
@@ -151,7 +153,8 @@ def fit_lora(
     if init_tensors is not None:
         load_lora_tensors(peft_model, init_tensors, split.n_layers)
     done = [0]
-    planned = len(examples) * config.epochs
+    skip = getattr(config, "skip_steps", 0)
+    planned = max(0, len(examples) * config.epochs - skip * config.batch_size)
     if config.max_steps:
         planned = min(planned, config.max_steps * config.batch_size)
 
@@ -163,9 +166,20 @@ def fit_lora(
         split, peft_model, examples, cached, batch_loss,
         epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
         seed=config.seed, on_step=step_tick, max_grad_norm=config.max_grad_norm,
-        max_steps=config.max_steps,
+        max_steps=config.max_steps, skip_steps=skip,
     )  # fmt: skip
     return peft_model, losses
+
+
+def init_record(path: str) -> dict:
+    """Provenance of the adapter a run started from: file, sha256, its own data files."""
+    info = read_adapter(path)
+    return {
+        "init_adapter": Path(path).name,
+        "sha256": sha256_file(Path(path)),
+        "its_data": info.provenance.get("data", []),
+        "its_config": info.provenance.get("config", {}),
+    }
 
 
 RUN_ONLY = ("out", "threads", "cache_dir")  # settings that do not change the adapter

@@ -15,6 +15,10 @@ Contract:
   everyday conversations written for this project (``training/data/everyday_chat.jsonl``,
   ``everyday_repeat`` times). A seeded held-out slice of the mix measures the assistant
   tokens' loss before and after training.
+- With ``init_adapter`` the LoRA continues from that trained chat adapter (same K and
+  rank; its provenance is recorded among the data) and ``skip_steps`` passes over the
+  batches of the seeded order it already learned, so a long run can be done in parts of
+  a session's length; ``epochs=0`` with ``preference`` runs the DPO stage alone on it.
 - The output is a GGUF LoRA adapter with role ``chat`` and the same metadata keys as the
   sentiment adapter (base sha256/size/fingerprint, prompt version, K, rank, provenance with
   files, sha256, counts, hyper-parameters and held-out losses).
@@ -39,6 +43,7 @@ from moodchat.training.base import (
     corpus_record,
     data_records,
     fit_lora,
+    init_record,
     load_base,
     write_trained_adapter,
 )
@@ -51,6 +56,7 @@ from moodchat.training.conversations import (
 from moodchat.training.layers import SplitModel
 from moodchat.training.lora import TokenExample, mean_loss, token_loss
 from moodchat.types import Message
+from moodchat.weights.adapters import adapter_tensors
 
 ADAPTER_PROMPT = "c1-adapter"
 # answered by the safety rule, not by a learned reply (the corpus labels them for its tests)
@@ -89,6 +95,8 @@ class ChatTrainConfig:
     preference_epochs: int = 1
     preference_beta: float = 0.1
     preference_lr: float = 5e-5
+    init_adapter: str | None = None  # continue from this trained chat adapter (same K, rank)
+    skip_steps: int = 0  # batches of the seeded order an earlier run already learned
 
 
 def everyday_chat_path() -> Path:
@@ -197,7 +205,10 @@ def train_chat(config: ChatTrainConfig, report: Report) -> dict:
     seqs = ConversationTokens(template, prompt, config.max_tokens)
     split = SplitModel(engine.model, config.top_layers, config.compute)
     train_examples = _examples(seqs, train_convs)
-    peft_model, losses = fit_lora(config, split, train_examples, token_loss(split), report)
+    init = adapter_tensors(config.init_adapter) if config.init_adapter else None
+    if config.init_adapter:
+        records.append(init_record(config.init_adapter))
+    peft_model, losses = fit_lora(config, split, train_examples, token_loss(split), report, init)
     measured = {
         "holdout": _heldout_losses(config, split, peft_model, _examples(seqs, heldout), report)
     }

@@ -175,6 +175,7 @@ def train(
     on_step: Callable[[int, float], None] | None = None,
     max_grad_norm: float | None = None,
     max_steps: int | None = None,
+    skip_steps: int = 0,
 ) -> list[float]:
     """Train the LoRA matrices; returns the mean loss of each epoch.
 
@@ -183,12 +184,15 @@ def train(
     come in a shuffled order, so a cut epoch learns a random share of the examples.
     ``max_grad_norm`` clips the gradients' global norm (off by default: the shipped adapter
     was trained without it; a run at lr 1.5e-3 without it diverged late in its first epoch).
+    ``skip_steps`` passes over the first batches of the same seeded order untrained, so a
+    run continued from an earlier one's adapter (same seed) learns the batches it had not
+    reached; the schedule spans the steps that remain.
     """
     rng = random.Random(seed)
     params = [p for p in peft_model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     lengths = [len(e.tokens) for e in examples]
-    total = epochs * math.ceil(len(examples) / batch_size)
+    total = max(0, epochs * math.ceil(len(examples) / batch_size) - skip_steps)
     if max_steps is not None:
         total = min(total, max_steps)
     warm = max(1, total // 20)
@@ -196,10 +200,13 @@ def train(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
     )
     peft_model.train()
-    epoch_losses, step = [], 0
+    epoch_losses, step, skipped = [], 0, 0
     for _ in range(epochs):
         running, seen = 0.0, 0
         for batch in _length_batches(lengths, batch_size, rng):
+            if skipped < skip_steps:
+                skipped += 1
+                continue
             if step == total:
                 break
             step += 1

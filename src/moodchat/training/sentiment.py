@@ -46,6 +46,7 @@ from moodchat.training.base import (
     corpus_record,
     data_records,
     fit_lora,
+    init_record,
     load_base,
     write_trained_adapter,
 )
@@ -65,8 +66,7 @@ from moodchat.training.lora import (
     label_loss,
     predict,
 )
-from moodchat.weights.adapters import adapter_tensors, read_adapter
-from moodchat.weights.pull import sha256_file
+from moodchat.weights.adapters import adapter_tensors
 
 ADAPTER_PROMPT = "a1-adapter"
 THREE_WAY_PROMPT = "a2-adapter"  # the prompt with a neutral answer word
@@ -138,17 +138,6 @@ def training_rows(config: SentimentTrainConfig, rng: random.Random) -> tuple[lis
         rows += turns * config.corpus_repeat
         records.append(corpus_record(Path(config.corpus), len(turns)))
     return rows, records
-
-
-def init_record(path: str) -> dict:
-    """Provenance of the adapter a run started from: file, sha256, its own data files."""
-    info = read_adapter(path)
-    return {
-        "init_adapter": Path(path).name,
-        "sha256": sha256_file(Path(path)),
-        "its_data": info.provenance.get("data", []),
-        "its_config": info.provenance.get("config", {}),
-    }
 
 
 def corpus_heldout(config: SentimentTrainConfig) -> list[LabelledText]:
