@@ -118,8 +118,10 @@ def play(args: argparse.Namespace) -> None:
     replies_b = earlier_replies(args, items)
     if replies_b is None:
         replies_b = play_version(args.b, items, args.seed, args.max_tokens)
-    pairs, key = make_pairs(items, replies_a, replies_b, seed=args.seed)
-    key.update({"a": args.a, "b": args.b, "seed": args.seed, "max_tokens": args.max_tokens})
+    shuffle = args.seed if args.shuffle_seed is None else args.shuffle_seed
+    pairs, key = make_pairs(items, replies_a, replies_b, seed=shuffle)
+    key.update({"a": args.a, "b": args.b, "seed": args.seed, "max_tokens": args.max_tokens,
+                "shuffle_seed": shuffle})  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pairs.jsonl").write_text(_jsonl(pairs), encoding="utf-8")
     (args.out / "key.json").write_text(json.dumps(key, indent=1), encoding="utf-8")
@@ -150,6 +152,11 @@ def main() -> None:
     p.add_argument("--heldout", type=int, default=60, help="held-out conversations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-tokens", type=int, default=128)
+    p.add_argument(
+        "--shuffle-seed", type=int, default=None,
+        help="seed of the pairs' order and sides (default: --seed); change it when --reuse "
+        "replays a version, so its replies sit elsewhere than in the earlier pairs",
+    )  # fmt: skip
     p.add_argument(
         "--reuse", type=Path, default=None,
         help="an earlier play's folder that played --b (same seed, moments): its replies",
