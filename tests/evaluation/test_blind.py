@@ -62,6 +62,25 @@ def test_unblind_counts_each_version_from_a_reader_who_always_likes_a():
     assert per_source["heldout"]["a"]["replies"] == 10
 
 
+def test_identical_replies_are_counted_apart_from_the_differing_pairs():
+    items = _items(6)
+    a = ["same reply", "same reply", "a 2", "a 3", "a 4", "a 5"]
+    b = ["same reply", "same reply", "b 2", "b 3", "b 4", "b 5"]
+    pairs, key = make_pairs(items, a, b, seed=3)
+    verdicts = [
+        {"pair": p["pair"], "reply_1": "sensible", "reply_2": "sensible", "prefer": "neither"}
+        if p["reply_1"] == p["reply_2"]
+        else {"pair": p["pair"], "reply_1": "nonsense", "reply_2": "nonsense", "prefer": "1"}
+        for p in pairs
+    ]
+    result = unblind(key, verdicts, pairs)
+    assert result["identical_pairs"] == 2
+    assert result["all"]["a"]["sensible"] == 2 and result["all"]["a"]["replies"] == 6
+    differing = result["differing"]
+    assert differing["a"]["replies"] == 4 and differing["a"]["sensible"] == 0
+    assert differing["a"]["bad_rate"] == 1 and differing["prefer"]["neither"] == 0
+
+
 def test_verdict_errors_name_missing_twice_and_unknown():
     pairs, _ = make_pairs(_items(3), ["x"] * 3, ["y"] * 3)
     verdicts = [

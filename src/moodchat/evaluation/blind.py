@@ -15,7 +15,9 @@ Contract:
   an earlier play (``version`` named as its key names it), so a version already played
   with the same seed and token limit need not be played again.
 - ``unblind(key, verdicts)`` counts per version (``a`` / ``b``): each verdict, the bad rate
-  (misread + nonsense + hurtful over replies), and the preferences, overall and per source.
+  (misread + nonsense + hurtful over replies), and the preferences, overall, per source,
+  and over the pairs whose two replies differ (``differing``; identical ones, such as the
+  safety rule's fixed reply given by both, are counted in ``identical_pairs``).
 """
 
 from __future__ import annotations
@@ -100,6 +102,9 @@ def unblind(key: dict, verdicts: Sequence[dict], pairs: Sequence[dict]) -> dict:
     result = {"all": _side_counts(rows)}
     for name in sorted({r[0] for r in rows}):
         result[name] = _side_counts([r for r in rows if r[0] == name])
+    same = {str(p["pair"]) for p in pairs if p["reply_1"] == p["reply_2"]}
+    result["differing"] = _side_counts([r for r in rows if str(r[2]["pair"]) not in same])
+    result["identical_pairs"] = len(same)
     return result
 
 
