@@ -14,7 +14,7 @@ Contract:
 - ``version_replies(pairs, key, version)`` recovers one version's reply per item id from
   an earlier play (``version`` named as its key names it), so a version already played
   with the same seed and token limit need not be played again.
-- ``unblind(key, verdicts)`` counts per version (``a`` / ``b``): each verdict, the bad rate
+- ``unblind(key, verdicts, pairs)`` counts per version (``a`` / ``b``): each verdict, the bad rate
   (misread + nonsense + hurtful over replies), and the preferences, overall, per source,
   and over the pairs whose two replies differ (``differing``; identical ones, such as the
   safety rule's fixed reply given by both, are counted in ``identical_pairs``).
