@@ -22,6 +22,8 @@ same seed, token limit and moments; a fixed adapter replays identically) instead
 playing B again, which halves the time.
 
 A version is a chat adapter file, ``shipped`` (the package's adapter) or ``none``.
+``--a-temperature T`` plays A at sampling temperature T (B at the serving default), so
+one adapter can be judged against itself at another temperature.
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ def script_items() -> list[dict]:
     return items
 
 
-def play_version(version: str, items: list[dict], seed: int, max_tokens: int) -> list[str]:
+def play_version(
+    version: str, items: list[dict], seed: int, max_tokens: int, temperature: float | None = None
+) -> list[str]:
     """One version's reply to every item (scripts: its own earlier replies as history)."""
     replies: list[str] = []
     own: dict[str, list[Message]] = {}
@@ -86,7 +90,7 @@ def play_version(version: str, items: list[dict], seed: int, max_tokens: int) ->
             else:
                 history = [Message(m["role"], m["content"]) for m in item["shown"]]
                 turn = sum(m.role == "user" for m in history)
-            reply = reply_to(bot, item["user"], history, seed + turn, max_tokens)
+            reply = reply_to(bot, item["user"], history, seed + turn, max_tokens, temperature)
             if item["source"] == "scripts":
                 history += [Message("user", item["user"]), Message("assistant", reply)]
             replies.append(reply)
@@ -106,22 +110,27 @@ def earlier_replies(args: argparse.Namespace, items: list[dict]) -> list[str] | 
     pairs = [json.loads(x) for x in (args.reuse / "pairs.jsonl").read_text().splitlines() if x]
     key = json.loads((args.reuse / "key.json").read_text())
     same = (key.get("seed"), key.get("max_tokens")) == (args.seed, args.max_tokens)
+    # A may have played at another temperature; B is always the serving default
+    same = same and not (key.get("a") == args.b and key.get("a_temperature") is not None)
     replies = version_replies(pairs, key, args.b)
     if not same or set(replies) != {i["item"] for i in items}:
-        sys.exit(f"{args.reuse} did not play {args.b} with this seed, token limit and moments")
+        sys.exit(
+            f"{args.reuse} did not play {args.b} with this seed, token limit, moments and "
+            "the serving temperature"
+        )
     return [replies[i["item"]] for i in items]
 
 
 def play(args: argparse.Namespace) -> None:
     items = script_items() + heldout_items(args.heldout)
-    replies_a = play_version(args.a, items, args.seed, args.max_tokens)
+    replies_a = play_version(args.a, items, args.seed, args.max_tokens, args.a_temperature)
     replies_b = earlier_replies(args, items)
     if replies_b is None:
         replies_b = play_version(args.b, items, args.seed, args.max_tokens)
     shuffle = args.seed if args.shuffle_seed is None else args.shuffle_seed
     pairs, key = make_pairs(items, replies_a, replies_b, seed=shuffle)
     key.update({"a": args.a, "b": args.b, "seed": args.seed, "max_tokens": args.max_tokens,
-                "shuffle_seed": shuffle})  # fmt: skip
+                "shuffle_seed": shuffle, "a_temperature": args.a_temperature})  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pairs.jsonl").write_text(_jsonl(pairs), encoding="utf-8")
     (args.out / "key.json").write_text(json.dumps(key, indent=1), encoding="utf-8")
@@ -152,6 +161,11 @@ def main() -> None:
     p.add_argument("--heldout", type=int, default=60, help="held-out conversations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-tokens", type=int, default=128)
+    p.add_argument(
+        "--a-temperature", type=float, default=None,
+        help="sampling temperature of --a only (default: the serving default); B always "
+        "plays at the serving default, so --reuse stays valid",
+    )  # fmt: skip
     p.add_argument(
         "--shuffle-seed", type=int, default=None,
         help="seed of the pairs' order and sides (default: --seed); change it when --reuse "

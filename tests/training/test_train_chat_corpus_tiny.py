@@ -2,18 +2,22 @@
 
 Random weights: replies mean nothing; what is checked is the data path (training split
 only, safety situations left out, held-out split measured), that DPO moves the log-probs
-toward the chosen replies, and that both data sets are in the adapter's provenance.
+toward the chosen replies (every step reported; a DPO stage alone skips the frozen layers'
+pass), and that both data sets are in the adapter's provenance.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
+from moodchat.training.base import CACHE_STAGE
 from moodchat.training.chat import ChatTrainConfig, corpus_conversations, train_chat
-from moodchat.training.dpo import dpo_loss
+from moodchat.training.dpo import chosen_nll, dpo_loss
+from moodchat.training.lora import TokenExample
 from moodchat.weights.adapters import read_adapter
 
 pytestmark = pytest.mark.hf
@@ -75,6 +79,12 @@ def test_dpo_loss_prefers_the_chosen_side():
     assert better < dpo_loss(zero, zero, zero, zero, beta=0.5) < worse
 
 
+def test_chosen_nll_is_the_mean_per_token_negative_log_likelihood():
+    rows = [TokenExample((1, 2, 3), (0, 1)), TokenExample((1, 2, 3, 4, 5), (0, 1, 2, 3))]
+    summed = torch.tensor([-2.0, -8.0])  # per token: -1.0 and -2.0
+    assert chosen_nll(summed, rows).item() == pytest.approx(1.5)
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_qwen_dir, tiny_chat_dir, data_dirs, tmp_path_factory):
     personal, pref = data_dirs
@@ -85,20 +95,23 @@ def trained(tiny_qwen_dir, tiny_chat_dir, data_dirs, tmp_path_factory):
         threads=1, corpus=str(personal), corpus_repeat=1, preference=str(pref),
         preference_epochs=4, preference_lr=1e-2, preference_beta=0.5,
     )  # fmt: skip
-    return out, train_chat(config, lambda *a: None)
+    reports: list[tuple] = []
+    return out, train_chat(config, lambda *a: reports.append(a)), reports, config
 
 
 def test_personal_heldout_is_measured_and_dpo_moves_toward_chosen(trained):
-    _, meta = trained
+    _, meta, _, _ = trained
     measured = meta["provenance"]["measured"]
     assert measured["personal_heldout"]["n"] == 2  # t-0 (death_pet) and t-1 (new_job)
     pref = measured["preference"]
     assert pref["pairs_train"] + pref["pairs_heldout"] == 24 and pref["pairs_train"] > 15
     assert pref["train_reward_accuracy_after"] >= 0.9
+    before, after = pref["heldout_chosen_logp_per_token"]
+    assert before < 0 and after < 0 and len(pref["heldout_rejected_logp_per_token"]) == 2
 
 
 def test_provenance_names_the_corpus_and_the_pairs(trained):
-    out, meta = trained
+    out, meta, _, _ = trained
     data = read_adapter(out).provenance["data"]
     corpus_rec = next(d for d in data if d.get("corpus"))
     assert (
@@ -106,3 +119,22 @@ def test_provenance_names_the_corpus_and_the_pairs(trained):
     )  # t-2..t-11 less the four self_harm and "t-p01.jsonl" in corpus_rec["files"]
     pairs_rec = next(d for d in data if d.get("preference"))
     assert pairs_rec["pairs"] == 24 and "batches/x-1.jsonl" in pairs_rec["files"]
+
+
+def test_every_dpo_step_is_reported_up_to_all_training_pairs_of_every_epoch(trained):
+    _, meta, reports, _ = trained
+    steps = [(done, total) for stage, done, total, _ in reports if stage == "preference training"]
+    planned = meta["provenance"]["measured"]["preference"]["pairs_train"] * 4  # 4 epochs
+    assert len(steps) >= 4 and steps[-1] == (planned, planned)
+    assert [d for d, _ in steps] == sorted(d for d, _ in steps)
+
+
+def test_a_preference_stage_alone_skips_the_frozen_layers_pass(trained, tmp_path):
+    out, _, _, config = trained
+    reports: list[tuple] = []
+    alone = replace(config, out=str(tmp_path / "dpo.gguf"), epochs=0, init_adapter=str(out),
+                    preference_epochs=1)  # fmt: skip
+    train_chat(alone, lambda *a: reports.append(a))
+    stages = {stage for stage, *_ in reports}
+    assert CACHE_STAGE not in stages and "training" not in stages
+    assert "preference training" in stages and read_adapter(alone.out).role == "chat"

@@ -331,6 +331,13 @@ def train_sentiment_cmd(model, data_dir, dev, out, threads, **hyper):
 @click.option("--preference-beta", type=float, default=None, help="DPO beta (default 0.1).")
 @click.option("--preference-lr", type=float, default=None, help="DPO learning rate (default 5e-5).")
 @click.option(
+    "--preference-nll",
+    type=float,
+    default=None,
+    help="Weight of the chosen replies' per-token NLL added to the DPO loss (default 1.0; "
+    "0 is plain DPO, which wrote degenerate text in a measured run).",
+)
+@click.option(
     "--init-adapter",
     type=click.Path(exists=True, dir_okay=False),
     default=None,

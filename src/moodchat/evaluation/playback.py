@@ -2,9 +2,10 @@
 
 Contract: ``load_version(version)`` loads the default model with a chat adapter named as
 the scripts name versions: a file, ``shipped`` (the package's adapter) or ``none``.
-``reply_to(bot, text, history, seed, max_tokens)`` runs ``bot.respond`` with the
-serving settings and ``SamplingParams(seed=seed)`` and returns the finished reply (the
-safety rule's fixed reply included), or ``""`` if the stream ended without one.
+``reply_to(bot, text, history, seed, max_tokens, temperature=None)`` runs ``bot.respond``
+with the serving settings and ``SamplingParams(seed=seed)`` (its temperature replaced when
+one is given) and returns the finished reply (the safety rule's fixed reply included), or
+``""`` if the stream ended without one.
 """
 
 from __future__ import annotations
@@ -16,10 +17,19 @@ from moodchat.engine.sampling import SamplingParams
 from moodchat.types import DoneEvent, Message
 
 
-def reply_to(bot, text: str, history: Sequence[Message], seed: int, max_tokens: int) -> str:
+def reply_to(
+    bot,
+    text: str,
+    history: Sequence[Message],
+    seed: int,
+    max_tokens: int,
+    temperature: float | None = None,
+) -> str:
     """The assistant's whole reply to ``text`` after ``history``."""
     done = None
     sampling = SamplingParams(seed=seed)
+    if temperature is not None:
+        sampling = SamplingParams(seed=seed, temperature=temperature)
     for event in bot.respond(text, list(history), max_new_tokens=max_tokens, sampling=sampling):
         if isinstance(event, DoneEvent):
             done = event

@@ -146,17 +146,18 @@ def fit_lora(
 ):
     """(PEFT model, epoch losses): LoRA on ``split``'s top layers trained on ``examples``,
     starting from ``init_tensors`` (a trained adapter's matrices) when given."""
-    cached = cached_lower(config, split, examples, report)
+    skip = getattr(config, "skip_steps", 0)
+    planned = max(0, len(examples) * config.epochs - skip * config.batch_size)
+    if config.max_steps:
+        planned = min(planned, config.max_steps * config.batch_size)
+    # nothing to learn (a preference stage alone): the lower layers' pass would be wasted
+    cached = cached_lower(config, split, examples, report) if planned else []
     peft_model = attach_lora(
         split.model, split.upper_indices, config.rank, config.alpha, config.seed
     )
     if init_tensors is not None:
         load_lora_tensors(peft_model, init_tensors, split.n_layers)
     done = [0]
-    skip = getattr(config, "skip_steps", 0)
-    planned = max(0, len(examples) * config.epochs - skip * config.batch_size)
-    if config.max_steps:
-        planned = min(planned, config.max_steps * config.batch_size)
 
     def step_tick(n: int, running: float) -> None:
         done[0] += n

@@ -95,6 +95,7 @@ class ChatTrainConfig:
     preference_epochs: int = 1
     preference_beta: float = 0.1
     preference_lr: float = 5e-5
+    preference_nll: float = 1.0  # weight of the chosen replies' NLL beside DPO (0: DPO)
     init_adapter: str | None = None  # continue from this trained chat adapter (same K, rank)
     skip_steps: int = 0  # batches of the seeded order an earlier run already learned
 
