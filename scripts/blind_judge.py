@@ -33,6 +33,7 @@ import json
 import sys
 from pathlib import Path
 
+from moodchat.engine.sampling import SamplingParams
 from moodchat.evaluation.blind import make_pairs, unblind, verdict_errors, version_replies
 from moodchat.evaluation.chat import load_scripts
 from moodchat.evaluation.playback import load_version, reply_to
@@ -103,6 +104,17 @@ def _jsonl(rows) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
+def played_temperature(key: dict, version: str) -> float:
+    """The temperature ``version`` played at in the play of ``key`` (its first side named so).
+
+    A side played at ``--a-temperature`` when given, else at that play's serving default,
+    which was 0.7 in plays older than the key's record of it.
+    """
+    if key.get("a") == version and key.get("a_temperature") is not None:
+        return key["a_temperature"]
+    return key.get("serving_temperature", 0.7)
+
+
 def earlier_replies(args: argparse.Namespace, items: list[dict]) -> list[str] | None:
     """B's replies from the play in ``--reuse``, when it played B on the same moments."""
     if args.reuse is None:
@@ -110,8 +122,7 @@ def earlier_replies(args: argparse.Namespace, items: list[dict]) -> list[str] | 
     pairs = [json.loads(x) for x in (args.reuse / "pairs.jsonl").read_text().splitlines() if x]
     key = json.loads((args.reuse / "key.json").read_text())
     same = (key.get("seed"), key.get("max_tokens")) == (args.seed, args.max_tokens)
-    # A may have played at another temperature; B is always the serving default
-    same = same and not (key.get("a") == args.b and key.get("a_temperature") is not None)
+    same = same and played_temperature(key, args.b) == SamplingParams().temperature
     replies = version_replies(pairs, key, args.b)
     if not same or set(replies) != {i["item"] for i in items}:
         sys.exit(
@@ -130,7 +141,8 @@ def play(args: argparse.Namespace) -> None:
     shuffle = args.seed if args.shuffle_seed is None else args.shuffle_seed
     pairs, key = make_pairs(items, replies_a, replies_b, seed=shuffle)
     key.update({"a": args.a, "b": args.b, "seed": args.seed, "max_tokens": args.max_tokens,
-                "shuffle_seed": shuffle, "a_temperature": args.a_temperature})  # fmt: skip
+                "shuffle_seed": shuffle, "a_temperature": args.a_temperature,
+                "serving_temperature": SamplingParams().temperature})  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pairs.jsonl").write_text(_jsonl(pairs), encoding="utf-8")
     (args.out / "key.json").write_text(json.dumps(key, indent=1), encoding="utf-8")
