@@ -22,8 +22,9 @@ same seed, token limit and moments; a fixed adapter replays identically) instead
 playing B again, which halves the time.
 
 A version is a chat adapter file, ``shipped`` (the package's adapter) or ``none``.
-``--a-temperature T`` plays A at sampling temperature T (B at the serving default), so
-one adapter can be judged against itself at another temperature.
+``--a-temperature T`` / ``--b-temperature T`` play a side at sampling temperature T
+instead of the serving default, so one adapter can be judged against itself at another
+temperature (and a play from before the default changed can be replayed).
 """
 
 from __future__ import annotations
@@ -107,11 +108,13 @@ def _jsonl(rows) -> str:
 def played_temperature(key: dict, version: str) -> float:
     """The temperature ``version`` played at in the play of ``key`` (its first side named so).
 
-    A side played at ``--a-temperature`` when given, else at that play's serving default,
-    which was 0.7 in plays older than the key's record of it.
+    A side played at ``--a-temperature`` / ``--b-temperature`` when given, else at that
+    play's serving default, which was 0.7 in plays older than the key's record of it.
     """
-    if key.get("a") == version and key.get("a_temperature") is not None:
-        return key["a_temperature"]
+    for side in ("a", "b"):
+        if key.get(side) == version:
+            given = key.get(f"{side}_temperature")
+            return given if given is not None else key.get("serving_temperature", 0.7)
     return key.get("serving_temperature", 0.7)
 
 
@@ -122,7 +125,8 @@ def earlier_replies(args: argparse.Namespace, items: list[dict]) -> list[str] | 
     pairs = [json.loads(x) for x in (args.reuse / "pairs.jsonl").read_text().splitlines() if x]
     key = json.loads((args.reuse / "key.json").read_text())
     same = (key.get("seed"), key.get("max_tokens")) == (args.seed, args.max_tokens)
-    same = same and played_temperature(key, args.b) == SamplingParams().temperature
+    wanted = SamplingParams().temperature if args.b_temperature is None else args.b_temperature
+    same = same and played_temperature(key, args.b) == wanted
     replies = version_replies(pairs, key, args.b)
     if not same or set(replies) != {i["item"] for i in items}:
         sys.exit(
@@ -137,11 +141,12 @@ def play(args: argparse.Namespace) -> None:
     replies_a = play_version(args.a, items, args.seed, args.max_tokens, args.a_temperature)
     replies_b = earlier_replies(args, items)
     if replies_b is None:
-        replies_b = play_version(args.b, items, args.seed, args.max_tokens)
+        replies_b = play_version(args.b, items, args.seed, args.max_tokens, args.b_temperature)
     shuffle = args.seed if args.shuffle_seed is None else args.shuffle_seed
     pairs, key = make_pairs(items, replies_a, replies_b, seed=shuffle)
     key.update({"a": args.a, "b": args.b, "seed": args.seed, "max_tokens": args.max_tokens,
                 "shuffle_seed": shuffle, "a_temperature": args.a_temperature,
+                "b_temperature": args.b_temperature,
                 "serving_temperature": SamplingParams().temperature})  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pairs.jsonl").write_text(_jsonl(pairs), encoding="utf-8")
@@ -173,11 +178,12 @@ def main() -> None:
     p.add_argument("--heldout", type=int, default=60, help="held-out conversations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-tokens", type=int, default=128)
-    p.add_argument(
-        "--a-temperature", type=float, default=None,
-        help="sampling temperature of --a only (default: the serving default); B always "
-        "plays at the serving default, so --reuse stays valid",
-    )  # fmt: skip
+    for side in ("a", "b"):
+        p.add_argument(
+            f"--{side}-temperature", type=float, default=None,
+            help=f"sampling temperature of --{side} (default: the serving default); "
+            "--reuse takes replies only from a side played at the same temperature",
+        )  # fmt: skip
     p.add_argument(
         "--shuffle-seed", type=int, default=None,
         help="seed of the pairs' order and sides (default: --seed); change it when --reuse "

@@ -42,7 +42,9 @@ def test_replies_are_reused_only_when_played_at_the_serving_temperature(tmp_path
     key = {"a": "shipped", "b": "none"}
     if serving is not None:
         key["serving_temperature"] = serving
-    args = argparse.Namespace(reuse=_play_dir(tmp_path, key), seed=0, max_tokens=128, b="shipped")
+    args = argparse.Namespace(
+        reuse=_play_dir(tmp_path, key), seed=0, max_tokens=128, b="shipped", b_temperature=None
+    )
     items = [{"item": "s-t0"}, {"item": "s-t1"}]
     played = serving if serving is not None else 0.7
     if played == SamplingParams().temperature:
@@ -50,3 +52,14 @@ def test_replies_are_reused_only_when_played_at_the_serving_temperature(tmp_path
     else:
         with pytest.raises(SystemExit, match="serving temperature"):
             module.earlier_replies(args, items)
+
+
+def test_a_side_asked_for_at_its_old_temperature_is_reused(tmp_path):
+    module = _script()
+    key = {"a": "shipped", "b": "none", "serving_temperature": 0.7}
+    args = argparse.Namespace(
+        reuse=_play_dir(tmp_path, key), seed=0, max_tokens=128, b="shipped", b_temperature=0.7
+    )
+    assert module.earlier_replies(args, [{"item": "s-t0"}, {"item": "s-t1"}]) == ["a0", "a1"]
+    key_b = {"a": "x.gguf", "b": "shipped", "b_temperature": 0.5, "serving_temperature": 0.3}
+    assert module.played_temperature(key_b, "shipped") == 0.5
