@@ -131,7 +131,7 @@ def earlier_replies(args: argparse.Namespace, items: list[dict]) -> list[str] | 
     if not same or set(replies) != {i["item"] for i in items}:
         sys.exit(
             f"{args.reuse} did not play {args.b} with this seed, token limit, moments and "
-            "the serving temperature"
+            f"temperature ({wanted})"
         )
     return [replies[i["item"]] for i in items]
 
