@@ -1,26 +1,17 @@
 """scripts/blind_judge.py: a play's replies are reused only at the temperature they were played."""
 
 import argparse
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from moodchat.engine.sampling import SamplingParams
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "blind_judge.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("blind_judge", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from script_loader import load_script
 
 
 def test_a_side_plays_at_its_own_temperature_and_b_at_the_recorded_default():
-    played = _script().played_temperature
+    played = load_script("blind_judge").played_temperature
     key = {"a": "x.gguf", "b": "shipped", "a_temperature": 0.1, "serving_temperature": 0.3}
     assert played(key, "x.gguf") == 0.1 and played(key, "shipped") == 0.3
     assert played({"a": "x.gguf", "b": "shipped"}, "shipped") == 0.7  # older plays
@@ -38,7 +29,7 @@ def _play_dir(tmp_path: Path, key: dict) -> Path:
 
 @pytest.mark.parametrize("serving", [None, 0.7, SamplingParams().temperature])
 def test_replies_are_reused_only_when_played_at_the_serving_temperature(tmp_path, serving):
-    module = _script()
+    module = load_script("blind_judge")
     key = {"a": "shipped", "b": "none"}
     if serving is not None:
         key["serving_temperature"] = serving
@@ -55,7 +46,7 @@ def test_replies_are_reused_only_when_played_at_the_serving_temperature(tmp_path
 
 
 def test_a_side_asked_for_at_its_old_temperature_is_reused(tmp_path):
-    module = _script()
+    module = load_script("blind_judge")
     key = {"a": "shipped", "b": "none", "serving_temperature": 0.7}
     args = argparse.Namespace(
         reuse=_play_dir(tmp_path, key), seed=0, max_tokens=128, b="shipped", b_temperature=0.7

@@ -163,15 +163,9 @@ def test_openapi_fuzz_no_server_errors(case, fuzz_target):
 
 def test_short_mixed_load_no_server_errors(served):
     """8 clients mixing chat and sentiment for a few seconds: only 200 / 429 / 503."""
-    import importlib.util
-    import sys
-    from pathlib import Path
+    from script_loader import load_script
 
-    path = Path(__file__).resolve().parents[2] / "scripts" / "loadtest.py"
-    spec = importlib.util.spec_from_file_location("loadtest", path)
-    loadtest = importlib.util.module_from_spec(spec)
-    sys.modules["loadtest"] = loadtest  # dataclasses look their module up there
-    spec.loader.exec_module(loadtest)
+    loadtest = load_script("loadtest")
     url, app = served
     res = loadtest.run_load(url, clients=8, duration=8, chat_share=0.5, max_tokens=8)
     statuses = {status for (_, status) in res.statuses}

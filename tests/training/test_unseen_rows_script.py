@@ -1,19 +1,10 @@
 """scripts/unseen_rows_bias.py: the rows it scores are never rows the recipe trains on."""
 
-import importlib.util
 import random
 from pathlib import Path
 
 from moodchat.training.sentiment import SentimentTrainConfig, training_rows
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "unseen_rows_bias.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("unseen_rows_bias", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from script_loader import load_script
 
 
 def _write(path: Path, n: int) -> None:
@@ -28,7 +19,7 @@ def test_unseen_rows_avoid_the_training_sample_and_are_balanced(tmp_path):
     config = SentimentTrainConfig(
         model="", data_dir=str(tmp_path), out="", per_language=20, rows_per_label={}
     )
-    rows = _script().unseen_rows(config, per_label=100, seed=1)
+    rows = load_script("unseen_rows_bias").unseen_rows(config, per_label=100, seed=1)
     trained, _ = training_rows(config, random.Random(config.seed))
     assert not {(r.source, r.text) for r in rows} & {(r.source, r.text) for r in trained}
     counts = {(r.source, r.label): 0 for r in rows}

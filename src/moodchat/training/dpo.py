@@ -79,15 +79,20 @@ def dpo_loss(pc, pr, rc, rr, beta: float) -> torch.Tensor:
     return -torch.nn.functional.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
 
 
+def per_token(lp: torch.Tensor, rows: Sequence[TokenExample]) -> torch.Tensor:
+    """Each row's summed log-prob divided by its number of learned tokens."""
+    return lp / torch.tensor([len(r.targets) for r in rows], dtype=lp.dtype)
+
+
 def chosen_nll(pc: torch.Tensor, rows: Sequence[TokenExample]) -> torch.Tensor:
     """Mean over pairs of the chosen reply's per-token negative log-likelihood."""
-    return -(pc / torch.tensor([len(r.targets) for r in rows], dtype=pc.dtype)).mean()
+    return -per_token(pc, rows).mean()
 
 
 def _mean_per_token(lp: torch.Tensor, rows: Sequence[TokenExample]) -> float:
     if not rows:
         return 0.0
-    return round(float((lp / torch.tensor([len(r.targets) for r in rows])).mean()), 4)
+    return round(float(per_token(lp, rows).mean()), 4)
 
 
 def _held(pair_id: str) -> bool:
@@ -97,9 +102,7 @@ def _held(pair_id: str) -> bool:
 def _per_token_preference(lp_c, lp_r, chosen, rejected) -> float:
     if not chosen:
         return 0.0
-    c = lp_c / torch.tensor([len(e.targets) for e in chosen])
-    r = lp_r / torch.tensor([len(e.targets) for e in rejected])
-    return round(float((c > r).float().mean()), 4)
+    return round(float((per_token(lp_c, chosen) > per_token(lp_r, rejected)).float().mean()), 4)
 
 
 def _reward_accuracy(pc, pr, rc, rr) -> float:
