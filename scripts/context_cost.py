@@ -7,6 +7,10 @@ named) adapter after a warm-up, interleaved so both see the same machine, and pr
 latency percentiles and their ratio. Run it on a quiet machine.
 
 Usage: python scripts/context_cost.py [--sentiment-adapter auto|none|PATH] [--n 120]
+                                      [--context-tokens N]
+
+``--context-tokens N`` reads at most N tokens of the previous turn instead of the role's
+``CONTEXT_TOKENS`` (a measurement of shorter contexts; serving is unchanged).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 
 from moodchat import Assistant, ModelOptions, RoleOptions
 from moodchat.evaluation.stats import percentiles
+from moodchat.roles import sentiment as sentiment_role
 from moodchat.training import corpus
 from moodchat.training.data import corpus_turns
 
@@ -30,7 +35,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentiment-adapter", default="auto")
     parser.add_argument("--n", type=int, default=120)
+    parser.add_argument("--context-tokens", type=int, default=None)
     args = parser.parse_args()
+    if args.context_tokens:
+        sentiment_role.CONTEXT_TOKENS = args.context_tokens
     roles = RoleOptions(sentiment_adapter=args.sentiment_adapter, chat_adapter="none")
     timings: dict[str, list[float]] = {"alone": [], "with context": []}
     with Assistant.load(ModelOptions(roles=roles)) as bot:

@@ -9,6 +9,10 @@ as the opposite mood, and the same per hard-case kind. ``--json FILE`` keeps the
 Usage:
     python scripts/eval_personal.py [--sentiment-adapter auto|none|PATH] [--labels three|binary]
                                     [--no-context] [--split heldout|train|all] [--json FILE]
+                                    [--context-tokens N]
+
+``--context-tokens N`` reads at most N tokens of the previous turn instead of the role's
+``CONTEXT_TOKENS`` (a measurement of shorter contexts; serving is unchanged).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 
 from moodchat import Assistant, ModelOptions, RoleOptions
 from moodchat.evaluation.personal import personal_metrics, score_turns
+from moodchat.roles import sentiment as sentiment_role
 from moodchat.training import corpus
 from moodchat.training.data import corpus_turns
 
@@ -39,7 +44,10 @@ def main() -> None:
     parser.add_argument("--no-context", action="store_true")
     parser.add_argument("--split", choices=["heldout", "train", "all"], default="heldout")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--context-tokens", type=int, default=None)
     args = parser.parse_args()
+    if args.context_tokens:
+        sentiment_role.CONTEXT_TOKENS = args.context_tokens
     turns = corpus_turns(_rows(args.split))
     roles = RoleOptions(
         sentiment_adapter=args.sentiment_adapter,
@@ -61,6 +69,7 @@ def main() -> None:
         "labels": args.labels,
         "sentiment_prompt": info["sentiment_prompt"],
         "sentiment_adapter": (info["sentiment_adapter"] or {}).get("path"),
+        "context_tokens": sentiment_role.CONTEXT_TOKENS,
         "seconds": round(seconds, 1),
     }
     print(json.dumps(m, indent=1, ensure_ascii=False))

@@ -81,6 +81,15 @@ def test_with_attacks_adds_copies_and_holdout_splits():
     assert len(held) == 10 and len(train) == 90 and not set(held) & set(train)
 
 
+def test_holdout_takes_every_copy_of_a_repeated_row_out_of_training():
+    rows = _rows(20, 20, "s") * 2
+    train, held = split_holdout(rows, 10, random.Random(5))
+    texts = [r.text for r in held]
+    assert len(held) == 10 and len(set(texts)) == 10
+    assert not set(texts) & {r.text for r in train}
+    assert len(train) == 80 - 2 * 10
+
+
 def test_everyday_data_is_balanced_and_marked():
     rows = read_labelled(everyday_path())
     assert len(rows) == 800

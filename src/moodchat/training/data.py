@@ -11,7 +11,8 @@ Contract:
   injected order or fake template turn appended (or prepended) that asks for another
   label (the opposite one; for a neutral row either); each copy keeps its row's true label.
   The originals are kept.
-- ``split_holdout(rows, n, rng)`` returns (train, holdout) with ``n`` held-out rows.
+- ``split_holdout(rows, n, rng)`` returns (train, holdout) with ``n`` distinct held-out
+  rows; no copy of a held-out row stays in train.
 - ``corpus_turns(rows)`` turns conversations of the personal corpus
   (``moodchat.training.corpus``) into one ``LabelledText`` per user turn, labelled
   ``positive`` / ``negative`` / ``neutral``, with the previous user turn as its ``context``.
@@ -123,10 +124,27 @@ def with_attacks(
 def split_holdout(
     rows: Sequence[LabelledText], n: int, rng: random.Random
 ) -> tuple[list[LabelledText], list[LabelledText]]:
-    """(train, holdout): ``n`` random rows held out for early checks and calibration."""
+    """(train, holdout): ``n`` random distinct rows held out for checks and calibration.
+
+    Every copy of a held-out row leaves the training rows: with repeated rows (the corpus
+    used twice, the everyday messages) a held-out row trained on would fit the temperature
+    on what the adapter has already seen.
+    """
     order = list(rows)
     rng.shuffle(order)
-    return order[n:], order[:n]
+    held: list[LabelledText] = []
+    keys: set[tuple] = set()
+    for row in order:
+        if len(held) == n:
+            break
+        if _identity(row) not in keys:
+            keys.add(_identity(row))
+            held.append(row)
+    return [r for r in order if _identity(r) not in keys], held
+
+
+def _identity(row: LabelledText) -> tuple:
+    return (row.text, row.context, row.label)
 
 
 def corpus_turns(rows: Iterable[dict]) -> list[LabelledText]:
