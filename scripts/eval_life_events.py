@@ -18,6 +18,7 @@ from pathlib import Path
 
 from moodchat import Assistant, ModelOptions, RoleOptions
 from moodchat.evaluation.personal import personal_metrics, score_turns
+from moodchat.training import corpus
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "life-events"
 BAD = [
@@ -56,11 +57,9 @@ EVENT_LABEL = {**dict.fromkeys(BAD, "negative"), **dict.fromkeys(GOOD, "positive
 
 
 def load_messages(directory: Path = DATA) -> list[dict]:
-    """Every message row of ``directory/*.jsonl``, in file and line order."""
-    rows = []
-    for path in sorted(directory.glob("*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
-    return rows
+    """Every message row of ``directory/*.jsonl``, in file and line order (a line that is
+    not JSON becomes ``{"_error": ...}``, as in the corpus)."""
+    return corpus.read_rows(sorted(directory.glob("*.jsonl")))
 
 
 def main() -> None:

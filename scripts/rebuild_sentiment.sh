@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Rebuild the three-mood sentiment adapter (run 15, data/adapters/; not yet the default) from the data in this checkout:
+# Rebuild the three-mood sentiment adapter (run 15, kept in data/adapters/, not yet the
+# default) from the data in this checkout:
 #   1. run 9, the two-mood review adapter (`moodchat train-sentiment` with its defaults:
 #      ../shared/data/train reviews and the everyday messages, prompt a1-adapter);
 #   2. run 15, warm-started from it: the personal corpus's training split (data/personal,
